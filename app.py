@@ -1,0 +1,18 @@
+"""The Chalice app: creates it and registers the entrypoints. No logic here."""
+
+from chalice import Chalice
+
+from chalicelib.entrypoints.http import catalogue, orders, system
+from chalicelib.entrypoints.http.errors import reshape_chalice_error
+
+app = Chalice(app_name="orders-api")
+
+app.register_blueprint(system.api)
+app.register_blueprint(catalogue.api)
+app.register_blueprint(orders.api)
+
+
+@app.middleware("http")
+def contract_errors(event, get_response):
+    """Errors Chalice answers itself (405, 415, ...) in the contract's shape."""
+    return reshape_chalice_error(get_response(event))

@@ -1,0 +1,120 @@
+"""Products and their stock in DynamoDB."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from chalicelib.adapters.dynamo.models import ProductModel
+from chalicelib.adapters.dynamo.pages import query_page
+from chalicelib.domain.catalogue import Product, search_key
+from chalicelib.services.ports import Page
+
+LISTED = "PRODUCT"
+
+_INDEXES = {
+    # (category given?, sort) -> (index, newest/highest first)
+    (True, "price"): (ProductModel.category_price, False),
+    (True, "-price"): (ProductModel.category_price, True),
+    (True, "sales"): (ProductModel.category_sales, False),
+    (True, "-sales"): (ProductModel.category_sales, True),
+    (True, "name"): (ProductModel.category_name, False),
+    (False, "price"): (ProductModel.all_price, False),
+    (False, "-price"): (ProductModel.all_price, True),
+    (False, "sales"): (ProductModel.all_sales, False),
+    (False, "-sales"): (ProductModel.all_sales, True),
+    (False, "name"): (ProductModel.all_name, False),
+}
+
+
+class CatalogueRepository:
+    def get(self, sku: str) -> Product | None:
+        try:
+            return to_product(ProductModel.get(sku))
+        except ProductModel.DoesNotExist:
+            return None
+
+    def get_many(self, skus: list[str]) -> dict[str, Product]:
+        """One BatchGetItem for up to 100 SKUs."""
+        return {record.sku: to_product(record) for record in ProductModel.batch_get(list(dict.fromkeys(skus)))}
+
+    def list(
+        self,
+        *,
+        category: str | None,
+        q: str | None,
+        min_price: int | None,
+        max_price: int | None,
+        sort: str,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[Product]:
+        """One Query on the index that serves this sort (and category), never a Scan."""
+        index, descending = _INDEXES[(category is not None, sort)]
+        partition = ("listed_category", category) if category is not None else ("listed", LISTED)
+        price_range = _price_condition(min_price, max_price)
+        range_condition, filters = (price_range, None) if "price" in sort else (None, price_range)
+        if q:
+            contains = ProductModel.name_key.contains(search_key(q))
+            filters = contains if filters is None else filters & contains
+        return query_page(
+            index,
+            partition,
+            limit=limit,
+            cursor=cursor,
+            convert=to_product,
+            range_key_condition=range_condition,
+            filter_condition=filters,
+            newest_first=descending,
+        )
+
+    def put(self, product: Product) -> None:
+        """Create or replace a catalogue entry with its stock (seeding, imports)."""
+        to_record(product).save()
+
+
+def _price_condition(min_price: int | None, max_price: int | None):
+    if min_price is not None and max_price is not None:
+        return ProductModel.price.between(min_price, max_price)
+    if min_price is not None:
+        return ProductModel.price >= min_price
+    if max_price is not None:
+        return ProductModel.price <= max_price
+    return None
+
+
+def to_product(record: ProductModel) -> Product:
+    return Product(
+        sku=record.sku,
+        name=record.name,
+        description=record.description,
+        category=record.category,
+        price=int(record.price),
+        currency=record.currency,
+        images=list(record.images or []),
+        attributes=record.attributes.as_dict() if record.attributes else {},
+        stock_available=int(record.available),
+        sales_count=int(record.sales_count),
+        active=bool(record.active),
+        low_stock_threshold=int(record.low_stock_threshold or 0),
+    )
+
+
+def to_record(product: Product) -> ProductModel:
+    return ProductModel(
+        product.sku,
+        name=product.name,
+        name_key=search_key(product.name),
+        description=product.description,
+        category=product.category,
+        price=product.price,
+        currency=product.currency,
+        images=list(product.images),
+        attributes=product.attributes,
+        available=product.stock_available,
+        sales_count=product.sales_count,
+        active=product.active,
+        low_stock_threshold=product.low_stock_threshold,
+        listed=LISTED if product.active else None,
+        listed_category=product.category if product.active else None,
+        updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    )

@@ -1,0 +1,54 @@
+"""Opaque page cursors: a query's last evaluated key, checked on the way back in.
+
+A cursor names only the key attributes the query uses, must carry the same
+partition value as the query it continues, and holds plain strings and numbers:
+anything else is an ``InvalidCursor`` (400), never a DynamoDB error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from chalicelib.services.ports import InvalidCursor
+
+MAX_CURSOR_CHARS = 2048
+
+
+def encode(last_key: dict[str, dict[str, str]] | None) -> str | None:
+    if not last_key:
+        return None
+    raw = json.dumps(last_key, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(cursor: str | None, key_names: set[str], partition: tuple[str, str]) -> dict[str, Any] | None:
+    """The ExclusiveStartKey for ``cursor``; ``partition`` is (attribute, value) of the query."""
+    if cursor is None:
+        return None
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("cursor too long")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InvalidCursor("cursor is not one of ours") from exc
+    if not isinstance(key, dict) or set(key) != key_names:
+        raise InvalidCursor("cursor does not belong to this listing")
+    for value in key.values():
+        if not (isinstance(value, dict) and len(value) == 1):
+            raise InvalidCursor("cursor is not one of ours")
+        (kind, text), = value.items()
+        if kind not in ("S", "N") or not isinstance(text, str) or not text:
+            raise InvalidCursor("cursor is not one of ours")
+        if kind == "N":
+            try:
+                int(text)
+            except ValueError as exc:
+                raise InvalidCursor("cursor is not one of ours") from exc
+    attribute, value = partition
+    if key.get(attribute) != {"S": value}:
+        raise InvalidCursor("cursor does not belong to this listing")
+    return key

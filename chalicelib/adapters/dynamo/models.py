@@ -1,0 +1,146 @@
+"""PynamoDB models: the products table and the single orders table.
+
+Products: one item per SKU holding the catalogue entry *and* its stock
+(``available``), so a reservation is one conditional update and a listing one
+Query. Listed (active) products carry ``listed``/``listed_category``, which key
+the sparse sort indexes; an inactive product drops out of every listing.
+
+Orders: one item collection per order (``ORDER#<id>``): the header (``#ORDER``)
+and its timeline events (``EVT#<seq>``), so one Query reads an order with its
+timeline. Idempotency records and order-number counters live beside them.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import settings
+
+
+def _gsi(index_name: str, hash_name: str, range_name: str, range_type: type) -> GlobalSecondaryIndex:
+    """A GSI projecting everything, so a listing is served by one Query."""
+    meta = type("Meta", (), {"index_name": index_name, "projection": AllProjection()})
+    attrs = {
+        "Meta": meta,
+        hash_name: UnicodeAttribute(hash_key=True),
+        range_name: range_type(range_key=True),
+    }
+    return type(index_name.replace("-", "_"), (GlobalSecondaryIndex,), attrs)()
+
+
+class ProductModel(Model):
+    class Meta:
+        table_name = settings.products_table
+        region = settings.region
+
+    sku = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    category = UnicodeAttribute()
+    price = NumberAttribute()
+    currency = UnicodeAttribute()
+    images = ListAttribute(of=UnicodeAttribute, default=list)
+    attributes = MapAttribute(default=dict)
+    available = NumberAttribute(default=0)
+    sales_count = NumberAttribute(default=0)
+    active = BooleanAttribute(default=True)
+    low_stock_threshold = NumberAttribute(default=0)
+    listed = UnicodeAttribute(null=True)
+    listed_category = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+    category_price = _gsi("category-price", "listed_category", "price", NumberAttribute)
+    category_sales = _gsi("category-sales", "listed_category", "sales_count", NumberAttribute)
+    category_name = _gsi("category-name", "listed_category", "name_key", UnicodeAttribute)
+    all_price = _gsi("all-price", "listed", "price", NumberAttribute)
+    all_sales = _gsi("all-sales", "listed", "sales_count", NumberAttribute)
+    all_name = _gsi("all-name", "listed", "name_key", UnicodeAttribute)
+
+
+class OrdersTableItem(Model):
+    class Meta:
+        table_name = settings.orders_table
+        region = settings.region
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute()
+
+
+class LineMap(MapAttribute):
+    sku = UnicodeAttribute()
+    name = UnicodeAttribute()
+    unit_price = NumberAttribute()
+    quantity = NumberAttribute()
+
+
+class OrderRecord(OrdersTableItem, discriminator="order"):
+    order_id = UnicodeAttribute()
+    order_number = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    payment_status = UnicodeAttribute()
+    fulfilment_status = UnicodeAttribute()
+    lines = ListAttribute(of=LineMap)
+    subtotal = NumberAttribute()
+    discount = NumberAttribute()
+    shipping = NumberAttribute()
+    total = NumberAttribute()
+    currency = UnicodeAttribute()
+    amount_paid = NumberAttribute(default=0)
+    amount_refunded = NumberAttribute(default=0)
+    shipping_address = MapAttribute()
+    channel = UnicodeAttribute()
+    note = UnicodeAttribute(null=True)
+    flags = ListAttribute(of=UnicodeAttribute, default=list)
+    reserved_until = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = NumberAttribute()
+    listed = UnicodeAttribute(default="ORDER")
+
+    by_customer = _gsi("customer-created", "customer_id", "created_at", UnicodeAttribute)
+    by_status = _gsi("status-created", "status", "created_at", UnicodeAttribute)
+    all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
+
+
+class EventRecord(OrdersTableItem, discriminator="event"):
+    order_id = UnicodeAttribute()
+    seq = NumberAttribute()
+    at = UnicodeAttribute()
+    type = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    data = MapAttribute(default=dict)
+
+
+class IdempotencyRecord(OrdersTableItem, discriminator="idempotency"):
+    order_id = UnicodeAttribute()
+    request_hash = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+class CounterRecord(OrdersTableItem, discriminator="counter"):
+    value = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
+
+
+def order_pk(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+ORDER_SK = "#ORDER"
+
+
+def event_sk(seq: int) -> str:
+    return f"EVT#{seq:06d}"

@@ -1,0 +1,216 @@
+"""Orders, their timelines, idempotency records and order numbers in DynamoDB."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import (
+    ORDER_SK,
+    CounterRecord,
+    EventRecord,
+    IdempotencyRecord,
+    LineMap,
+    OrderRecord,
+    OrdersTableItem,
+    ProductModel,
+    event_sk,
+    order_pk,
+)
+from chalicelib.adapters.dynamo.pages import query_page
+from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
+from chalicelib.services.ports import IdempotentReplay, Page, StockChange, StockShortage, WriteConflict
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+COUNTER_TTL_SECONDS = 3 * 24 * 3600
+
+
+class OrdersRepository:
+    def get(self, order_id: str) -> Order | None:
+        """The order with its timeline: one Query over its item collection."""
+        header, events = None, []
+        for item in OrdersTableItem.query(order_pk(order_id), consistent_read=True):
+            if isinstance(item, OrderRecord):
+                header = item
+            elif isinstance(item, EventRecord):
+                events.append(item)
+        return None if header is None else to_order(header, events)
+
+    def list_for_customer(self, customer_id: str, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
+        return query_page(
+            OrderRecord.by_customer,
+            ("customer_id", customer_id),
+            limit=limit,
+            cursor=cursor,
+            convert=lambda record: to_order(record, None),
+            filter_condition=None if status is None else OrderRecord.status == status,
+            newest_first=True,
+        )
+
+    def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]:
+        return query_page(
+            OrderRecord.by_status, ("status", status), limit=limit, cursor=cursor,
+            convert=lambda record: to_order(record, None), newest_first=True,
+        )
+
+    def list_all(self, limit: int, cursor: str | None) -> Page[Order]:
+        return query_page(
+            OrderRecord.all_orders, ("listed", "ORDER"), limit=limit, cursor=cursor,
+            convert=lambda record: to_order(record, None), newest_first=True,
+        )
+
+    def next_order_sequence(self, day: datetime) -> int:
+        """Atomically take the next number of the day (one UpdateItem)."""
+        counter = CounterRecord(f"COUNTER#order_number#{day:%Y%m%d}", "#COUNTER")
+        counter.update(actions=[
+            CounterRecord.value.add(1),
+            CounterRecord.expires_at.set(datetime.fromtimestamp(time.time() + COUNTER_TTL_SECONDS, timezone.utc)),
+        ])
+        return int(counter.value)
+
+    def find_idempotent(self, customer_id: str, key: str) -> IdempotentReplay | None:
+        try:
+            record = IdempotencyRecord.get(_idempotency_pk(customer_id, key), "#IDEM", consistent_read=True)
+        except IdempotencyRecord.DoesNotExist:
+            return None
+        return IdempotentReplay(record.order_id, record.request_hash)
+
+    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None:
+        """Write the order, its events, its idempotency record and every reservation at once.
+
+        One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
+        was used, ``StockShortage`` naming the SKUs that could not be reserved, or
+        ``WriteConflict`` when a concurrent transaction touched the same items.
+        """
+        expires = datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, timezone.utc)
+        idempotency = IdempotencyRecord(
+            _idempotency_pk(order.customer_id, idempotency_key), "#IDEM",
+            order_id=order.order_id, request_hash=request_hash, expires_at=expires,
+        )
+        puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
+        puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
+        puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        try:
+            self._commit(puts, stock)
+        except TransactWriteError as error:
+            reasons = _reasons(error)
+            if reasons[0] == "ConditionalCheckFailed":
+                replay = self.find_idempotent(order.customer_id, idempotency_key)
+                if replay is not None:
+                    raise replay from None
+            if reasons[0] == "TransactionConflict":
+                raise WriteConflict(on_idempotency_key=True) from None
+            short = [change.sku for change, reason in zip(stock, reasons[len(puts):]) if reason == "ConditionalCheckFailed"]
+            if short:
+                raise StockShortage(short) from None
+            if "TransactionConflict" in reasons:
+                raise WriteConflict() from None
+            raise
+
+    def save(self, order: Order, expected_version: int, stock: list[StockChange]) -> None:
+        """Write the changed header and its new events, if nobody changed the order since it was read."""
+        puts = [(to_record(order), OrderRecord.version == expected_version)]
+        puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        try:
+            self._commit(puts, stock)
+        except TransactWriteError as error:
+            reasons = _reasons(error)
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons[: len(puts)]) or "TransactionConflict" in reasons:
+                raise WriteConflict() from None
+            raise
+        order.new_events.clear()
+
+    @staticmethod
+    def _commit(puts, stock: list[StockChange]) -> None:
+        # PynamoDB sends puts before updates, so cancellation reasons line up with puts + stock.
+        with TransactWrite() as transaction:
+            for record, condition in puts:
+                transaction.save(record, condition=condition)
+            for change in stock:
+                actions = [ProductModel.available.add(change.delta), ProductModel.sales_count.add(-change.delta)]
+                condition = ProductModel.sku.exists()
+                if change.delta < 0:
+                    condition = condition & (ProductModel.available >= -change.delta) & (ProductModel.active == True)  # noqa: E712
+                transaction.update(ProductModel(change.sku), actions=actions, condition=condition)
+
+
+def _reasons(error: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in (error.cancellation_reasons or [])] or [None]
+
+
+def _idempotency_pk(customer_id: str, key: str) -> str:
+    return f"IDEM#{customer_id}#{key}"
+
+
+def to_record(order: Order) -> OrderRecord:
+    return OrderRecord(
+        order_pk(order.order_id),
+        ORDER_SK,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        status=order.status,
+        payment_status=order.payment_status,
+        fulfilment_status=order.fulfilment_status,
+        lines=[LineMap(sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity) for line in order.lines],
+        subtotal=order.subtotal,
+        discount=order.discount,
+        shipping=order.shipping,
+        total=order.total,
+        currency=order.currency,
+        amount_paid=order.amount_paid,
+        amount_refunded=order.amount_refunded,
+        shipping_address=order.shipping_address,
+        channel=order.channel,
+        note=order.note,
+        flags=list(order.flags),
+        reserved_until=order.reserved_until,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        version=order.version,
+    )
+
+
+def event_records(order: Order) -> list[EventRecord]:
+    return [
+        EventRecord(
+            order_pk(order.order_id), event_sk(event.seq),
+            order_id=order.order_id, seq=event.seq, at=event.at, type=event.type,
+            actor=event.actor, data=event.data,
+        )
+        for event in order.new_events
+    ]
+
+
+def to_order(record: OrderRecord, events: list[EventRecord] | None) -> Order:
+    return Order(
+        order_id=record.order_id,
+        order_number=record.order_number,
+        customer_id=record.customer_id,
+        status=record.status,
+        payment_status=record.payment_status,
+        fulfilment_status=record.fulfilment_status,
+        lines=[OrderLine(line.sku, line.name, int(line.unit_price), int(line.quantity)) for line in record.lines],
+        subtotal=int(record.subtotal),
+        discount=int(record.discount),
+        shipping=int(record.shipping),
+        total=int(record.total),
+        currency=record.currency,
+        amount_paid=int(record.amount_paid or 0),
+        amount_refunded=int(record.amount_refunded or 0),
+        shipping_address=record.shipping_address.as_dict(),
+        channel=record.channel,
+        note=record.note,
+        flags=list(record.flags or []),
+        reserved_until=record.reserved_until,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        version=int(record.version),
+        timeline=[
+            TimelineEvent(int(e.seq), e.at, e.type, e.actor, e.data.as_dict() if e.data else {})
+            for e in sorted(events or [], key=lambda e: e.seq)
+        ],
+    )

@@ -1,0 +1,30 @@
+"""Who is calling: the verified token's subject and Cognito groups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAFF_GROUPS = frozenset({"staff", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    groups: frozenset[str] = frozenset()
+    email: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        """Admin can do all that staff can."""
+        return bool(self.groups & STAFF_GROUPS)
+
+    @property
+    def role(self) -> str:
+        if "admin" in self.groups:
+            return "admin"
+        return "staff" if "staff" in self.groups else "customer"
+
+    @property
+    def actor(self) -> str:
+        """How this principal appears in an order's timeline."""
+        return f"{self.role}:{self.subject}"

@@ -1,0 +1,98 @@
+"""The order lifecycle: every allowed change of the three statuses, in one table.
+
+An order has three statuses that move together:
+``status`` (the commercial state), ``payment_status`` and ``fulfilment_status``.
+Each row of ``TRANSITIONS`` is an action: the statuses it requires (any of the
+listed values; ``ANY`` when it does not care) and the statuses it sets. Anything
+not in this table is an ``invalid_transition``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from chalicelib.domain.errors import InvalidTransition
+
+STATUSES = ("pending_approval", "confirmed", "completed", "cancelled", "expired")
+PAYMENT_STATUSES = ("unpaid", "pending", "paid", "partially_refunded", "refunded")
+FULFILMENT_STATUSES = ("unfulfilled", "picked", "packed", "shipped", "delivered", "returned")
+
+ANY: frozenset[str] = frozenset()
+OPEN = frozenset({"pending_approval", "confirmed"})
+UNPAID = frozenset({"unpaid", "pending"})
+PAID = frozenset({"paid", "partially_refunded"})
+NOT_SHIPPED = frozenset({"unfulfilled", "picked", "packed"})
+
+
+@dataclass(frozen=True)
+class Transition:
+    status: frozenset[str] = ANY
+    payment: frozenset[str] = ANY
+    fulfilment: frozenset[str] = ANY
+    sets: Mapping[str, str] = field(default_factory=dict)
+
+
+def _t(status=ANY, payment=ANY, fulfilment=ANY, /, **sets: str) -> Transition:
+    def as_set(value) -> frozenset[str]:
+        return frozenset({value}) if isinstance(value, str) else frozenset(value)
+
+    return Transition(as_set(status), as_set(payment), as_set(fulfilment), sets)
+
+
+#            action              requires: status        payment        fulfilment      -> sets
+TRANSITIONS: dict[str, Transition] = {
+    "approve":          _t("pending_approval",                                          status="confirmed"),
+    "reject":           _t("pending_approval",   UNPAID,                                status="cancelled"),
+    "cancel":           _t(OPEN,                 UNPAID,        NOT_SHIPPED,            status="cancelled"),
+    "expire":           _t(OPEN,                 UNPAID,        "unfulfilled",          status="expired"),
+    "start_payment":    _t("confirmed",          UNPAID,                                payment_status="pending"),
+    "payment_failed":   _t(ANY,                  "pending",                             payment_status="unpaid"),
+    "mark_paid":        _t("confirmed",          UNPAID,                                payment_status="paid"),
+    "refund_part":      _t(ANY,                  PAID,                                  payment_status="partially_refunded"),
+    "refund_all":       _t(ANY,                  PAID,                                  payment_status="refunded"),
+    "pick":             _t("confirmed",          PAID,          "unfulfilled",          fulfilment_status="picked"),
+    "pack":             _t("confirmed",          PAID,          ("unfulfilled", "picked"), fulfilment_status="packed"),
+    "ship":             _t("confirmed",          PAID,          NOT_SHIPPED,            fulfilment_status="shipped"),
+    "deliver":          _t("confirmed",          PAID,          "shipped",              fulfilment_status="delivered", status="completed"),
+    "return":           _t(("confirmed", "completed"), ANY,     ("shipped", "delivered"), fulfilment_status="returned"),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class States:
+    status: str
+    payment_status: str
+    fulfilment_status: str
+
+
+def apply(current: States, action: str) -> States:
+    """The statuses after ``action``, or ``InvalidTransition`` if the table does not allow it."""
+    rule = TRANSITIONS.get(action)
+    if rule is None or not allowed(current, rule):
+        raise InvalidTransition(
+            f"An order that is {current.status}, {current.payment_status} and "
+            f"{current.fulfilment_status} cannot {action.replace('_', ' ')}.",
+            action=action,
+            status=current.status,
+            payment_status=current.payment_status,
+            fulfilment_status=current.fulfilment_status,
+        )
+    values = {
+        "status": current.status,
+        "payment_status": current.payment_status,
+        "fulfilment_status": current.fulfilment_status,
+    }
+    values.update(rule.sets)
+    return States(**values)
+
+
+def allowed(current: States, rule: Transition) -> bool:
+    return all(
+        not required or value in required
+        for required, value in (
+            (rule.status, current.status),
+            (rule.payment, current.payment_status),
+            (rule.fulfilment, current.fulfilment_status),
+        )
+    )

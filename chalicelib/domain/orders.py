@@ -1,0 +1,185 @@
+"""The order: its lines, totals, statuses and timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from chalicelib.domain import lifecycle
+from chalicelib.domain.catalogue import Product
+from chalicelib.domain.errors import OutOfStock, ValidationFailed
+from chalicelib.domain.money import MAX_AMOUNT, line_total
+
+CHANNELS = ("web", "mobile", "marketplace", "pos", "api")
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    name: str
+    unit_price: int
+    quantity: int
+
+    @property
+    def line_total(self) -> int:
+        return line_total(self.unit_price, self.quantity)
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    seq: int
+    at: str
+    type: str
+    actor: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Order:
+    order_id: str
+    order_number: str
+    customer_id: str
+    status: str
+    payment_status: str
+    fulfilment_status: str
+    lines: list[OrderLine]
+    subtotal: int
+    discount: int
+    shipping: int
+    total: int
+    currency: str
+    shipping_address: dict[str, str]
+    channel: str
+    created_at: str
+    updated_at: str
+    reserved_until: str | None
+    note: str | None = None
+    amount_paid: int = 0
+    amount_refunded: int = 0
+    flags: list[str] = field(default_factory=list)
+    version: int = 0
+    timeline: list[TimelineEvent] = field(default_factory=list)
+    new_events: list[TimelineEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def states(self) -> lifecycle.States:
+        return lifecycle.States(self.status, self.payment_status, self.fulfilment_status)
+
+    def record(self, type_: str, actor: str, at: str, data: dict[str, Any] | None = None) -> TimelineEvent:
+        """Add an event to the timeline; it is written in the same transaction as the change."""
+        self.version += 1
+        event = TimelineEvent(seq=self.version, at=at, type=type_, actor=actor, data=data or {})
+        self.timeline.append(event)
+        self.new_events.append(event)
+        self.updated_at = at
+        return event
+
+    def transition(self, action: str, actor: str, at: str, event_type: str, data: dict[str, Any] | None = None) -> TimelineEvent:
+        """Apply a lifecycle action (or raise ``InvalidTransition``) and record its event."""
+        after = lifecycle.apply(self.states, action)
+        self.status, self.payment_status, self.fulfilment_status = (
+            after.status,
+            after.payment_status,
+            after.fulfilment_status,
+        )
+        return self.record(event_type, actor, at, data)
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+
+
+def price_lines(
+    requested: list[RequestedLine], catalogue: dict[str, Product], currency: str
+) -> list[OrderLine]:
+    """Lines priced from the catalogue. Unknown or inactive SKUs and foreign currencies are refused."""
+    bad: dict[str, str] = {}
+    for index, item in enumerate(requested):
+        product = catalogue.get(item.sku)
+        if product is None or not product.active:
+            bad[f"items[{index}].sku"] = f"unknown or unavailable sku: {item.sku}"
+        elif product.currency != currency:
+            bad[f"items[{index}].sku"] = f"priced in {product.currency}, not {currency}"
+    if bad:
+        raise ValidationFailed("Some items cannot be ordered.", fields=bad, code="unknown_sku")
+    return [
+        OrderLine(item.sku, catalogue[item.sku].name, catalogue[item.sku].price, item.quantity)
+        for item in requested
+    ]
+
+
+def check_stock(requested: list[RequestedLine], available: dict[str, int]) -> None:
+    """Refuse early what the catalogue already shows cannot be reserved."""
+    short = [
+        {"sku": item.sku, "requested": item.quantity, "available": max(available.get(item.sku, 0), 0)}
+        for item in requested
+        if item.quantity > available.get(item.sku, 0)
+    ]
+    if short:
+        raise OutOfStock("Not enough stock for some items.", skus=short)
+
+
+def new_order(
+    *,
+    order_id: str,
+    order_number: str,
+    customer_id: str,
+    lines: list[OrderLine],
+    currency: str,
+    shipping_address: dict[str, str],
+    channel: str,
+    note: str | None,
+    now: datetime,
+    payment_ttl: timedelta,
+    actor: str,
+) -> Order:
+    """A confirmed, unpaid order whose stock is reserved until ``now + payment_ttl``."""
+    subtotal = sum(line.line_total for line in lines)
+    discount, shipping = 0, 0
+    total = subtotal - discount + shipping
+    if total > MAX_AMOUNT:
+        raise ValidationFailed("The order total is too large.", fields={"items": "total too large"})
+    at = iso(now)
+    order = Order(
+        order_id=order_id,
+        order_number=order_number,
+        customer_id=customer_id,
+        status="confirmed",
+        payment_status="unpaid",
+        fulfilment_status="unfulfilled",
+        lines=lines,
+        subtotal=subtotal,
+        discount=discount,
+        shipping=shipping,
+        total=total,
+        currency=currency,
+        shipping_address=shipping_address,
+        channel=channel,
+        note=note,
+        created_at=at,
+        updated_at=at,
+        reserved_until=iso(now + payment_ttl),
+    )
+    order.record(
+        "order_placed",
+        actor,
+        at,
+        {"order_number": order_number, "total": total, "currency": currency,
+         "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines]},
+    )
+    return order
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds and a Z, which also sorts as text."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def order_number(day: datetime, sequence: int) -> str:
+    return f"{day.astimezone(timezone.utc):%Y%m%d}-{sequence:06d}"
+
+
+__all__ = ["Order", "OrderLine", "TimelineEvent", "RequestedLine", "new_order", "price_lines", "check_stock", "iso", "order_number", "replace"]

@@ -1,0 +1,1 @@
+"""HTTP entrypoints: one blueprint per area, registered by ``app.py``."""

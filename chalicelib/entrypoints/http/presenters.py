@@ -1,0 +1,63 @@
+"""Domain objects as the contract's JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.domain.catalogue import Product
+from chalicelib.domain.orders import Order
+from chalicelib.services.ports import Page
+
+
+def product(item: Product) -> dict[str, Any]:
+    return {
+        "sku": item.sku,
+        "name": item.name,
+        "description": item.description,
+        "category": item.category,
+        "price": item.price,
+        "currency": item.currency,
+        "images": item.images,
+        "attributes": item.attributes,
+        "stock_available": max(item.stock_available, 0),
+        "sales_count": item.sales_count,
+        "active": item.active,
+    }
+
+
+def order(item: Order) -> dict[str, Any]:
+    return {
+        "order_id": item.order_id,
+        "order_number": item.order_number,
+        "customer_id": item.customer_id,
+        "status": item.status,
+        "payment_status": item.payment_status,
+        "fulfilment_status": item.fulfilment_status,
+        "lines": [
+            {"sku": line.sku, "name": line.name, "unit_price": line.unit_price,
+             "quantity": line.quantity, "line_total": line.line_total}
+            for line in item.lines
+        ],
+        "subtotal": item.subtotal,
+        "discount": item.discount,
+        "shipping": item.shipping,
+        "total": item.total,
+        "currency": item.currency,
+        "amount_paid": item.amount_paid,
+        "amount_refunded": item.amount_refunded,
+        "shipping_address": item.shipping_address,
+        "channel": item.channel,
+        "note": item.note,
+        "flags": item.flags,
+        "reserved_until": item.reserved_until,
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "timeline": [
+            {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data}
+            for event in item.timeline
+        ],
+    }
+
+
+def page(result: Page[Any], present) -> dict[str, Any]:
+    return {"items": [present(item) for item in result.items], "next_cursor": result.next_cursor}

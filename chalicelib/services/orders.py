@@ -1,0 +1,158 @@
+"""Order use cases: place, read, list and cancel."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from chalicelib.domain import orders as domain
+from chalicelib.domain.errors import Conflict, IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.orders import Order, RequestedLine
+from chalicelib.services.ports import (
+    CatalogueRepo,
+    IdempotentReplay,
+    OrdersRepo,
+    Page,
+    StockChange,
+    StockShortage,
+    WriteConflict,
+)
+
+WRITE_ATTEMPTS = 5
+
+
+class Busy(Conflict):
+    """Contention outlasted our retries; the client should retry shortly."""
+
+    code = "throttled"
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    items: list[RequestedLine]
+    shipping_address: dict[str, str]
+    channel: str = "web"
+    note: str | None = None
+
+    def fingerprint(self) -> str:
+        """What makes two requests 'the same' for an idempotency key."""
+        body: dict[str, Any] = {
+            "items": [[line.sku, line.quantity] for line in self.items],
+            "shipping_address": self.shipping_address,
+            "channel": self.channel,
+            "note": self.note,
+        }
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class OrderService:
+    orders: OrdersRepo
+    catalogue: CatalogueRepo
+    currency: str
+    payment_ttl: timedelta
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    new_id: Callable[[], str] = lambda: uuid.uuid4().hex
+    pause: Callable[[float], None] = time.sleep
+
+    def place(self, principal: Principal, command: PlaceOrder, idempotency_key: str) -> tuple[Order, bool]:
+        """Price the lines from the catalogue and reserve all their stock at once.
+
+        Returns the order and whether this call created it (``False`` for a replay).
+        DynamoDB calls: BatchGetItem, UpdateItem (order number), TransactWriteItems.
+        """
+        request_hash = command.fingerprint()
+        products = self.catalogue.get_many([line.sku for line in command.items])
+        lines = domain.price_lines(command.items, products, self.currency)
+        domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
+        now = self.clock()
+        number = domain.order_number(now, self.orders.next_order_sequence(now))
+        order = domain.new_order(
+            order_id=self.new_id(), order_number=number, customer_id=principal.subject, lines=lines,
+            currency=self.currency, shipping_address=command.shipping_address, channel=command.channel,
+            note=command.note, now=now, payment_ttl=self.payment_ttl, actor=principal.actor,
+        )
+        reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self.orders.create(order, idempotency_key, request_hash, reservations)
+                order.new_events.clear()
+                return order, True
+            except IdempotentReplay as replay:
+                if replay.request_hash != request_hash:
+                    raise IdempotencyKeyReused() from None
+                existing = self.orders.get(replay.order_id)
+                if existing is None:  # pragma: no cover - the record and order commit together
+                    raise RequestInProgress("The first request with this key is still running.") from None
+                return existing, False
+            except StockShortage as shortage:
+                requested = {line.sku: line.quantity for line in command.items}
+                raise OutOfStock(
+                    "Not enough stock for some items.",
+                    skus=[{"sku": sku, "requested": requested[sku], "available": self._available(sku, requested[sku])}
+                          for sku in shortage.skus],
+                ) from None
+            except WriteConflict as conflict:
+                if conflict.on_idempotency_key:
+                    raise RequestInProgress(
+                        "A request with this Idempotency-Key is still running; retry shortly.") from None
+                self._backoff(attempt)
+        raise Busy("Too many orders for the same items right now; retry shortly.")
+
+    def get(self, principal: Principal, order_id: str) -> Order:
+        """The order, if it is the caller's or the caller is staff; otherwise it does not exist."""
+        order = self.orders.get(order_id)
+        if order is None or not (principal.is_staff or order.customer_id == principal.subject):
+            raise NotFound("No such order.", order_id=order_id)
+        return order
+
+    def list(
+        self, principal: Principal, *, status: str | None, customer_id: str | None, limit: int, cursor: str | None
+    ) -> Page[Order]:
+        """Newest first: a customer's own orders; staff see all, by customer and/or status."""
+        if not principal.is_staff:
+            customer_id = principal.subject
+        if customer_id is not None:
+            return self.orders.list_for_customer(customer_id, status, limit, cursor)
+        if status is not None:
+            return self.orders.list_by_status(status, limit, cursor)
+        return self.orders.list_all(limit, cursor)
+
+    def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
+        """Cancel before shipment and give the reserved stock back, in one transaction."""
+        return self._change(
+            principal, order_id,
+            lambda order, at: order.transition(
+                "cancel", principal.actor, at, "order_cancelled", {"reason": reason} if reason else {}
+            ),
+            release_stock=True,
+        )
+
+    def _change(self, principal: Principal, order_id: str, apply: Callable[[Order, str], object],
+                release_stock: bool = False) -> Order:
+        for attempt in range(WRITE_ATTEMPTS):
+            order = self.get(principal, order_id)
+            version = order.version
+            apply(order, domain.iso(self.clock()))
+            stock = [StockChange(line.sku, line.quantity) for line in order.lines] if release_stock else []
+            try:
+                self.orders.save(order, version, stock)
+                return order
+            except WriteConflict:
+                self._backoff(attempt)
+        raise Busy("The order is being changed by someone else; retry shortly.")
+
+    def _available(self, sku: str, requested: int) -> int:
+        product = self.catalogue.get(sku)
+        return max(product.stock_available, 0) if product else 0
+
+    def _backoff(self, attempt: int) -> None:
+        self.pause(random.uniform(0, 0.02 * 2**attempt))
