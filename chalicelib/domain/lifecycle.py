@@ -9,8 +9,8 @@ not in this table is an ``invalid_transition``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from chalicelib.domain.errors import InvalidTransition
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import lifecycle
@@ -75,7 +75,9 @@ class Order:
         self.updated_at = at
         return event
 
-    def transition(self, action: str, actor: str, at: str, event_type: str, data: dict[str, Any] | None = None) -> TimelineEvent:
+    def transition(
+        self, action: str, actor: str, at: str, event_type: str, data: dict[str, Any] | None = None
+    ) -> TimelineEvent:
         """Apply a lifecycle action (or raise ``InvalidTransition``) and record its event."""
         after = lifecycle.apply(self.states, action)
         self.status, self.payment_status, self.fulfilment_status = (
@@ -92,9 +94,7 @@ class RequestedLine:
     quantity: int
 
 
-def price_lines(
-    requested: list[RequestedLine], catalogue: dict[str, Product], currency: str
-) -> list[OrderLine]:
+def price_lines(requested: list[RequestedLine], catalogue: dict[str, Product], currency: str) -> list[OrderLine]:
     """Lines priced from the catalogue. Unknown or inactive SKUs and foreign currencies are refused."""
     bad: dict[str, str] = {}
     for index, item in enumerate(requested):
@@ -106,8 +106,7 @@ def price_lines(
     if bad:
         raise ValidationFailed("Some items cannot be ordered.", fields=bad, code="unknown_sku")
     return [
-        OrderLine(item.sku, catalogue[item.sku].name, catalogue[item.sku].price, item.quantity)
-        for item in requested
+        OrderLine(item.sku, catalogue[item.sku].name, catalogue[item.sku].price, item.quantity) for item in requested
     ]
 
 
@@ -167,19 +166,34 @@ def new_order(
         "order_placed",
         actor,
         at,
-        {"order_number": order_number, "total": total, "currency": currency,
-         "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines]},
+        {
+            "order_number": order_number,
+            "total": total,
+            "currency": currency,
+            "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
+        },
     )
     return order
 
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a Z, which also sorts as text."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def order_number(day: datetime, sequence: int) -> str:
-    return f"{day.astimezone(timezone.utc):%Y%m%d}-{sequence:06d}"
+    return f"{day.astimezone(UTC):%Y%m%d}-{sequence:06d}"
 
 
-__all__ = ["Order", "OrderLine", "TimelineEvent", "RequestedLine", "new_order", "price_lines", "check_stock", "iso", "order_number", "replace"]
+__all__ = [
+    "Order",
+    "OrderLine",
+    "RequestedLine",
+    "TimelineEvent",
+    "check_stock",
+    "iso",
+    "new_order",
+    "order_number",
+    "price_lines",
+    "replace",
+]

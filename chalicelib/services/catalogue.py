@@ -18,8 +18,9 @@ def list_products(
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[Product]:
-    return repo.list(category=category, q=q, min_price=min_price, max_price=max_price,
-                     sort=sort, limit=limit, cursor=cursor)
+    return repo.list(
+        category=category, q=q, min_price=min_price, max_price=max_price, sort=sort, limit=limit, cursor=cursor
+    )
 
 
 def get_product(repo: CatalogueRepo, sku: str) -> Product:

@@ -7,9 +7,10 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.domain import orders as domain
 from chalicelib.domain.errors import Conflict, IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
@@ -59,7 +60,7 @@ class OrderService:
     catalogue: CatalogueRepo
     currency: str
     payment_ttl: timedelta
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     pause: Callable[[float], None] = time.sleep
 
@@ -76,9 +77,17 @@ class OrderService:
         now = self.clock()
         number = domain.order_number(now, self.orders.next_order_sequence(now))
         order = domain.new_order(
-            order_id=self.new_id(), order_number=number, customer_id=principal.subject, lines=lines,
-            currency=self.currency, shipping_address=command.shipping_address, channel=command.channel,
-            note=command.note, now=now, payment_ttl=self.payment_ttl, actor=principal.actor,
+            order_id=self.new_id(),
+            order_number=number,
+            customer_id=principal.subject,
+            lines=lines,
+            currency=self.currency,
+            shipping_address=command.shipping_address,
+            channel=command.channel,
+            note=command.note,
+            now=now,
+            payment_ttl=self.payment_ttl,
+            actor=principal.actor,
         )
         reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
@@ -97,13 +106,16 @@ class OrderService:
                 requested = {line.sku: line.quantity for line in command.items}
                 raise OutOfStock(
                     "Not enough stock for some items.",
-                    skus=[{"sku": sku, "requested": requested[sku], "available": self._available(sku, requested[sku])}
-                          for sku in shortage.skus],
+                    skus=[
+                        {"sku": sku, "requested": requested[sku], "available": self._available(sku, requested[sku])}
+                        for sku in shortage.skus
+                    ],
                 ) from None
             except WriteConflict as conflict:
                 if conflict.on_idempotency_key:
                     raise RequestInProgress(
-                        "A request with this Idempotency-Key is still running; retry shortly.") from None
+                        "A request with this Idempotency-Key is still running; retry shortly."
+                    ) from None
                 self._backoff(attempt)
         raise Busy("Too many orders for the same items right now; retry shortly.")
 
@@ -129,15 +141,17 @@ class OrderService:
     def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
         """Cancel before shipment and give the reserved stock back, in one transaction."""
         return self._change(
-            principal, order_id,
+            principal,
+            order_id,
             lambda order, at: order.transition(
                 "cancel", principal.actor, at, "order_cancelled", {"reason": reason} if reason else {}
             ),
             release_stock=True,
         )
 
-    def _change(self, principal: Principal, order_id: str, apply: Callable[[Order, str], object],
-                release_stock: bool = False) -> Order:
+    def _change(
+        self, principal: Principal, order_id: str, apply: Callable[[Order, str], object], release_stock: bool = False
+    ) -> Order:
         for attempt in range(WRITE_ATTEMPTS):
             order = self.get(principal, order_id)
             version = order.version

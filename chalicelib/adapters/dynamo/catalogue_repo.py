@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import ProductModel
 from chalicelib.adapters.dynamo.pages import query_page
@@ -116,5 +116,5 @@ def to_record(product: Product) -> ProductModel:
         low_stock_threshold=product.low_stock_threshold,
         listed=LISTED if product.active else None,
         listed_category=product.category if product.active else None,
-        updated_at=datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        updated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )

@@ -40,7 +40,7 @@ def decode(cursor: str | None, key_names: set[str], partition: tuple[str, str]) 
     for value in key.values():
         if not (isinstance(value, dict) and len(value) == 1):
             raise InvalidCursor("cursor is not one of ours")
-        (kind, text), = value.items()
+        ((kind, text),) = value.items()
         if kind not in ("S", "N") or not isinstance(text, str) or not text:
             raise InvalidCursor("cursor is not one of ours")
         if kind == "N":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
+from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -21,6 +22,7 @@ from chalicelib.adapters.dynamo.models import (
     order_pk,
 )
 from chalicelib.adapters.dynamo.pages import query_page
+from chalicelib.config import settings
 from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
 from chalicelib.services.ports import IdempotentReplay, Page, StockChange, StockShortage, WriteConflict
 
@@ -29,6 +31,9 @@ COUNTER_TTL_SECONDS = 3 * 24 * 3600
 
 
 class OrdersRepository:
+    def __init__(self) -> None:
+        self._connection = Connection(region=settings.region)
+
     def get(self, order_id: str) -> Order | None:
         """The order with its timeline: one Query over its item collection."""
         header, events = None, []
@@ -52,23 +57,33 @@ class OrdersRepository:
 
     def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]:
         return query_page(
-            OrderRecord.by_status, ("status", status), limit=limit, cursor=cursor,
-            convert=lambda record: to_order(record, None), newest_first=True,
+            OrderRecord.by_status,
+            ("status", status),
+            limit=limit,
+            cursor=cursor,
+            convert=lambda record: to_order(record, None),
+            newest_first=True,
         )
 
     def list_all(self, limit: int, cursor: str | None) -> Page[Order]:
         return query_page(
-            OrderRecord.all_orders, ("listed", "ORDER"), limit=limit, cursor=cursor,
-            convert=lambda record: to_order(record, None), newest_first=True,
+            OrderRecord.all_orders,
+            ("listed", "ORDER"),
+            limit=limit,
+            cursor=cursor,
+            convert=lambda record: to_order(record, None),
+            newest_first=True,
         )
 
     def next_order_sequence(self, day: datetime) -> int:
         """Atomically take the next number of the day (one UpdateItem)."""
         counter = CounterRecord(f"COUNTER#order_number#{day:%Y%m%d}", "#COUNTER")
-        counter.update(actions=[
-            CounterRecord.value.add(1),
-            CounterRecord.expires_at.set(datetime.fromtimestamp(time.time() + COUNTER_TTL_SECONDS, timezone.utc)),
-        ])
+        counter.update(
+            actions=[
+                CounterRecord.value.add(1),
+                CounterRecord.expires_at.set(datetime.fromtimestamp(time.time() + COUNTER_TTL_SECONDS, UTC)),
+            ]
+        )
         return int(counter.value)
 
     def find_idempotent(self, customer_id: str, key: str) -> IdempotentReplay | None:
@@ -85,10 +100,13 @@ class OrdersRepository:
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
         ``WriteConflict`` when a concurrent transaction touched the same items.
         """
-        expires = datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, timezone.utc)
+        expires = datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, UTC)
         idempotency = IdempotencyRecord(
-            _idempotency_pk(order.customer_id, idempotency_key), "#IDEM",
-            order_id=order.order_id, request_hash=request_hash, expires_at=expires,
+            _idempotency_pk(order.customer_id, idempotency_key),
+            "#IDEM",
+            order_id=order.order_id,
+            request_hash=request_hash,
+            expires_at=expires,
         )
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
@@ -103,7 +121,11 @@ class OrdersRepository:
                     raise replay from None
             if reasons[0] == "TransactionConflict":
                 raise WriteConflict(on_idempotency_key=True) from None
-            short = [change.sku for change, reason in zip(stock, reasons[len(puts):]) if reason == "ConditionalCheckFailed"]
+            short = [
+                change.sku
+                for change, reason in zip(stock, reasons[len(puts) :], strict=False)
+                if reason == "ConditionalCheckFailed"
+            ]
             if short:
                 raise StockShortage(short) from None
             if "TransactionConflict" in reasons:
@@ -118,15 +140,16 @@ class OrdersRepository:
             self._commit(puts, stock)
         except TransactWriteError as error:
             reasons = _reasons(error)
-            if {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons[: len(puts)]) or "TransactionConflict" in reasons:
+            if {"ConditionalCheckFailed", "TransactionConflict"} & set(
+                reasons[: len(puts)]
+            ) or "TransactionConflict" in reasons:
                 raise WriteConflict() from None
             raise
         order.new_events.clear()
 
-    @staticmethod
-    def _commit(puts, stock: list[StockChange]) -> None:
+    def _commit(self, puts, stock: list[StockChange]) -> None:
         # PynamoDB sends puts before updates, so cancellation reasons line up with puts + stock.
-        with TransactWrite() as transaction:
+        with TransactWrite(connection=self._connection) as transaction:
             for record, condition in puts:
                 transaction.save(record, condition=condition)
             for change in stock:
@@ -155,7 +178,10 @@ def to_record(order: Order) -> OrderRecord:
         status=order.status,
         payment_status=order.payment_status,
         fulfilment_status=order.fulfilment_status,
-        lines=[LineMap(sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity) for line in order.lines],
+        lines=[
+            LineMap(sku=line.sku, name=line.name, unit_price=line.unit_price, quantity=line.quantity)
+            for line in order.lines
+        ],
         subtotal=order.subtotal,
         discount=order.discount,
         shipping=order.shipping,
@@ -177,9 +203,14 @@ def to_record(order: Order) -> OrderRecord:
 def event_records(order: Order) -> list[EventRecord]:
     return [
         EventRecord(
-            order_pk(order.order_id), event_sk(event.seq),
-            order_id=order.order_id, seq=event.seq, at=event.at, type=event.type,
-            actor=event.actor, data=event.data,
+            order_pk(order.order_id),
+            event_sk(event.seq),
+            order_id=order.order_id,
+            seq=event.seq,
+            at=event.at,
+            type=event.type,
+            actor=event.actor,
+            data=event.data,
         )
         for event in order.new_events
     ]

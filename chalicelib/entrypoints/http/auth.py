@@ -23,7 +23,9 @@ def principal_from(context: dict) -> Principal:
     claims = (context.get("authorizer") or {}).get("claims") or {}
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or claims.get("token_use") != "id":
-        raise ApiError(401, "unauthorized", "Sign in: send a valid Cognito ID token as 'Authorization: Bearer <token>'.")
+        raise ApiError(
+            401, "unauthorized", "Sign in: send a valid Cognito ID token as 'Authorization: Bearer <token>'."
+        )
     return Principal(subject=subject, groups=_groups(claims.get("cognito:groups")), email=claims.get("email"))
 
 

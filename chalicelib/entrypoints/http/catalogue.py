@@ -16,19 +16,42 @@ api = Blueprint(__name__)
 SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-@endpoint(api, "GET", "/products", summary="Browse and search the catalogue", access=PUBLIC,
-          query="ListProductsQuery", response="ProductPage", errors=(400, 422), tag="catalogue")
+@endpoint(
+    api,
+    "GET",
+    "/products",
+    summary="Browse and search the catalogue",
+    access=PUBLIC,
+    query="ListProductsQuery",
+    response="ProductPage",
+    errors=(400, 422),
+    tag="catalogue",
+)
 def list_products(call: Call) -> dict:
     q = call.query
     result = service.list_products(
-        wiring.catalogue(), category=q.category, q=q.q, min_price=q.min_price, max_price=q.max_price,
-        sort=q.sort, limit=q.limit, cursor=q.cursor,
+        wiring.catalogue(),
+        category=q.category,
+        q=q.q,
+        min_price=q.min_price,
+        max_price=q.max_price,
+        sort=q.sort,
+        limit=q.limit,
+        cursor=q.cursor,
     )
     return presenters.page(result, presenters.product)
 
 
-@endpoint(api, "GET", "/products/{sku}", summary="One product", access=PUBLIC,
-          response="ProductOut", errors=(404,), tag="catalogue")
+@endpoint(
+    api,
+    "GET",
+    "/products/{sku}",
+    summary="One product",
+    access=PUBLIC,
+    response="ProductOut",
+    errors=(404,),
+    tag="catalogue",
+)
 def get_product(call: Call, sku: str) -> dict:
     if not SKU.match(sku):
         raise NotFound("No such product.", sku=sku[:64])

@@ -21,8 +21,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, code: str, message: str, details: dict[str, Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     return Response(body=json.dumps(body, ensure_ascii=False), status_code=status, headers={**JSON, **(headers or {})})
 

@@ -35,14 +35,21 @@ def document() -> dict[str, Any]:
         paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, module)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Order & payment API", "version": "1.0.0",
-                 "description": "Catalogue, orders with reserved stock, payments and fulfilment."},
+        "info": {
+            "title": "Order & payment API",
+            "version": "1.0.0",
+            "description": "Catalogue, orders with reserved stock, payments and fulfilment.",
+        },
         "paths": paths,
         "components": {
             "schemas": defs.get("$defs", {}),
             "securitySchemes": {
-                "cognito": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                            "description": "Cognito ID token; groups staff/admin from cognito:groups."},
+                "cognito": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "Cognito ID token; groups staff/admin from cognito:groups.",
+                },
             },
         },
     }
@@ -59,22 +66,34 @@ def _operation(spec: Endpoint, module: Any) -> dict[str, Any]:
         ],
         "responses": {
             str(spec.status): _json(f"#/components/schemas/{spec.response}", "Success")
-            if spec.response else {"description": "Success"},
+            if spec.response
+            else {"description": "Success"},
         },
         "x-access": spec.access,
     }
     if spec.access != PUBLIC:
         operation["security"] = [{"cognito": []}]
     for name, text in spec.headers:
-        operation["parameters"].append({"name": name, "in": "header", "required": True,
-                                        "description": text, "schema": {"type": "string", "maxLength": 255}})
+        operation["parameters"].append(
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "description": text,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
     if spec.query:
         query_schema = getattr(module, spec.query).model_json_schema()
         for name, field in query_schema.get("properties", {}).items():
-            operation["parameters"].append({
-                "name": name, "in": "query", "required": name in query_schema.get("required", []),
-                "schema": {k: v for k, v in field.items() if k != "title"},
-            })
+            operation["parameters"].append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in query_schema.get("required", []),
+                    "schema": {k: v for k, v in field.items() if k != "title"},
+                }
+            )
     if spec.body:
         operation["requestBody"] = {
             "required": spec.body_required,

@@ -19,14 +19,25 @@ ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-@endpoint(api, "POST", "/orders", summary="Place an order, reserving its stock", access=CUSTOMER, status=201,
-          body="PlaceOrderIn", response="OrderOut",
-          headers=(("Idempotency-Key", "Required. The same key with the same body returns the same order."),),
-          errors=(400, 401, 403, 409, 413, 422, 429), tag="orders")
+@endpoint(
+    api,
+    "POST",
+    "/orders",
+    summary="Place an order, reserving its stock",
+    access=CUSTOMER,
+    status=201,
+    body="PlaceOrderIn",
+    response="OrderOut",
+    headers=(("Idempotency-Key", "Required. The same key with the same body returns the same order."),),
+    errors=(400, 401, 403, 409, 413, 422, 429),
+    tag="orders",
+)
 def place_order(call: Call):
     key = call.request.headers.get("idempotency-key")
     if key is None:
-        raise ApiError(400, "idempotency_key_required", "Send an Idempotency-Key header (e.g. a UUID) with every new order.")
+        raise ApiError(
+            400, "idempotency_key_required", "Send an Idempotency-Key header (e.g. a UUID) with every new order."
+        )
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
     body = call.body
@@ -44,26 +55,53 @@ def place_order(call: Call):
     )
 
 
-@endpoint(api, "GET", "/orders", summary="List orders, newest first (own; staff: all)", access=SIGNED_IN,
-          query="ListOrdersQuery", response="OrderPage", errors=(400, 401, 403, 422), tag="orders")
+@endpoint(
+    api,
+    "GET",
+    "/orders",
+    summary="List orders, newest first (own; staff: all)",
+    access=SIGNED_IN,
+    query="ListOrdersQuery",
+    response="OrderPage",
+    errors=(400, 401, 403, 422),
+    tag="orders",
+)
 def list_orders(call: Call) -> dict:
     q = call.query
     if q.customer_id is not None and not call.principal.is_staff and q.customer_id != call.principal.subject:
         raise ApiError(403, "forbidden", "Only staff can list another customer's orders.")
-    result = wiring.orders().list(call.principal, status=q.status, customer_id=q.customer_id,
-                                  limit=q.limit, cursor=q.cursor)
+    result = wiring.orders().list(
+        call.principal, status=q.status, customer_id=q.customer_id, limit=q.limit, cursor=q.cursor
+    )
     return presenters.page(result, presenters.order)
 
 
-@endpoint(api, "GET", "/orders/{order_id}", summary="One order with its timeline (owner or staff)",
-          access=SIGNED_IN, response="OrderOut", errors=(401, 404), tag="orders")
+@endpoint(
+    api,
+    "GET",
+    "/orders/{order_id}",
+    summary="One order with its timeline (owner or staff)",
+    access=SIGNED_IN,
+    response="OrderOut",
+    errors=(401, 404),
+    tag="orders",
+)
 def get_order(call: Call, order_id: str) -> dict:
     return presenters.order(wiring.orders().get(call.principal, _order_id(order_id)))
 
 
-@endpoint(api, "POST", "/orders/{order_id}/cancel", summary="Cancel before shipment, releasing the stock",
-          access=SIGNED_IN, body="CancelOrderIn", body_required=False, response="OrderOut",
-          errors=(400, 401, 404, 409, 413, 422, 429), tag="orders")
+@endpoint(
+    api,
+    "POST",
+    "/orders/{order_id}/cancel",
+    summary="Cancel before shipment, releasing the stock",
+    access=SIGNED_IN,
+    body="CancelOrderIn",
+    body_required=False,
+    response="OrderOut",
+    errors=(400, 401, 404, 409, 413, 422, 429),
+    tag="orders",
+)
 def cancel_order(call: Call, order_id: str) -> dict:
     order = wiring.orders().cancel(call.principal, _order_id(order_id), call.body.reason or None)
     return presenters.order(order)

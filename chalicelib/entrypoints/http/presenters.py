@@ -34,8 +34,13 @@ def order(item: Order) -> dict[str, Any]:
         "payment_status": item.payment_status,
         "fulfilment_status": item.fulfilment_status,
         "lines": [
-            {"sku": line.sku, "name": line.name, "unit_price": line.unit_price,
-             "quantity": line.quantity, "line_total": line.line_total}
+            {
+                "sku": line.sku,
+                "name": line.name,
+                "unit_price": line.unit_price,
+                "quantity": line.quantity,
+                "line_total": line.line_total,
+            }
             for line in item.lines
         ],
         "subtotal": item.subtotal,
@@ -53,8 +58,7 @@ def order(item: Order) -> dict[str, Any]:
         "created_at": item.created_at,
         "updated_at": item.updated_at,
         "timeline": [
-            {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data}
-            for event in item.timeline
+            {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data} for event in item.timeline
         ],
     }
 

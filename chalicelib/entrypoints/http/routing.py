@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice import Blueprint, CORSConfig, Response
 
@@ -25,10 +26,10 @@ from chalicelib.services.ports import InvalidCursor
 
 log = logging.getLogger("orders.http")
 
-PUBLIC = "public"        # anyone, no token
+PUBLIC = "public"  # anyone, no token
 SIGNED_IN = "signed_in"  # any verified token; the service decides what the caller may see
-CUSTOMER = "customer"    # a customer (no staff group)
-STAFF = "staff"          # staff or admin
+CUSTOMER = "customer"  # a customer (no staff group)
+STAFF = "staff"  # staff or admin
 
 CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
 
@@ -95,7 +96,10 @@ def endpoint(
         view.__name__ = handler.__name__
         view.__doc__ = handler.__doc__
         blueprint.route(
-            path, methods=[method], authorizer=None if access == PUBLIC else cognito, cors=CORS,
+            path,
+            methods=[method],
+            authorizer=None if access == PUBLIC else cognito,
+            cors=CORS,
         )(view)
         return handler
 
@@ -118,7 +122,9 @@ def _handle(spec: Endpoint, handler: Callable[..., Any], request: Any, path_para
     except DomainError as error:
         return from_domain(error)
     except InvalidCursor as error:
-        return error_response(400, "invalid_cursor", "The cursor is not one this listing handed out.", {"reason": str(error)})
+        return error_response(
+            400, "invalid_cursor", "The cursor is not one this listing handed out.", {"reason": str(error)}
+        )
     except Exception:
         log.exception("unhandled error in %s %s", spec.method, spec.path)
         return error_response(500, "internal_error", "Something went wrong on our side; it has been logged.")

@@ -72,7 +72,7 @@ class PlaceOrderIn(Strict):
     channel: Channel = "web"
 
     @model_validator(mode="after")
-    def _one_line_per_sku(self) -> "PlaceOrderIn":
+    def _one_line_per_sku(self) -> PlaceOrderIn:
         seen: set[str] = set()
         for item in self.items:
             if item.sku in seen:
@@ -97,7 +97,7 @@ class ListProductsQuery(BaseModel):
     cursor: Optional[Cursor] = None
 
     @model_validator(mode="after")
-    def _range(self) -> "ListProductsQuery":
+    def _range(self) -> ListProductsQuery:
         if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
             raise ValueError("min_price is greater than max_price")
         return self

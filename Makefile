@@ -1,0 +1,43 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: run test lint package bench token pay clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## run: start the local stack (AWS emulated on 127.0.0.1, demo data, API on :8000)
+run: $(VENV)/.installed
+	$(PY) -m devstack
+
+## test: lint, the whole test suite, and cfn-lint on the packaged template
+test: $(VENV)/.installed lint package
+	$(VENV)/bin/cfn-lint build/$(STAGE)/sam.json
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## package: the deployable SAM template and zip for STAGE (dev or prod), in build/STAGE
+package: $(VENV)/.installed
+	rm -rf build/$(STAGE)
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/resources.json build/$(STAGE)
+
+## bench: cold start, DynamoDB calls per operation, throughput under contention
+bench: $(VENV)/.installed
+	$(PY) -m bench
+
+## token: print an ID token of a demo account of the running stack (EMAIL=...)
+token: $(VENV)/.installed
+	@$(PY) -m devstack.token $(EMAIL)
+
+clean:
+	rm -rf build .devstack .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The local stack: AWS emulated on loopback, the API, and what AWS would run beside it."""

@@ -1,0 +1,96 @@
+"""AWS resources for the local stack and the tests, made from the same definitions as infra/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "infra" / "resources.json"
+TABLE_KEYS = (
+    "AttributeDefinitions",
+    "KeySchema",
+    "GlobalSecondaryIndexes",
+    "BillingMode",
+    "StreamSpecification",
+)  # encryption and recovery settings do not apply locally
+DEFAULT_TABLE_NAMES = {"OrdersTable": "orders", "ProductsTable": "products"}
+
+
+def template() -> dict[str, Any]:
+    return json.loads(TEMPLATE.read_text())
+
+
+def _resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template()["Resources"].items() if r.get("Type") == kind}
+
+
+def create_tables(dynamodb, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Create every table of the template; returns logical name -> table name."""
+    names = {**DEFAULT_TABLE_NAMES, **(names or {})}
+    for logical, resource in _resources("AWS::DynamoDB::Table").items():
+        props = resource["Properties"]
+        spec = {k: props[k] for k in TABLE_KEYS if k in props}
+        if "StreamSpecification" in spec:  # CloudFormation implies StreamEnabled; the API wants it said
+            spec["StreamSpecification"] = {"StreamEnabled": True, **spec["StreamSpecification"]}
+        dynamodb.create_table(TableName=names[logical], **spec)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            dynamodb.update_time_to_live(TableName=names[logical], TimeToLiveSpecification=ttl)
+    return names
+
+
+def delete_tables(dynamodb, names: dict[str, str]) -> None:
+    for table in names.values():
+        dynamodb.delete_table(TableName=table)
+
+
+def create_user_pool(cognito, name: str = "orders-local") -> tuple[str, str]:
+    """The user pool, its checkout client and its groups; returns (pool id, client id)."""
+    (pool,) = _resources("AWS::Cognito::UserPool").values()
+    props = pool["Properties"]
+    pool_id = cognito.create_user_pool(
+        PoolName=name,
+        UsernameAttributes=props["UsernameAttributes"],
+        AutoVerifiedAttributes=props["AutoVerifiedAttributes"],
+        Policies=props["Policies"],
+    )["UserPool"]["Id"]
+    (client,) = _resources("AWS::Cognito::UserPoolClient").values()
+    client_props = client["Properties"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=client_props["ClientName"],
+        GenerateSecret=client_props["GenerateSecret"],
+        ExplicitAuthFlows=client_props["ExplicitAuthFlows"],
+    )["UserPoolClient"]["ClientId"]
+    for group in _resources("AWS::Cognito::UserPoolGroup").values():
+        cognito.create_group(
+            UserPoolId=pool_id,
+            GroupName=group["Properties"]["GroupName"],
+            Description=group["Properties"].get("Description", ""),
+        )
+    return pool_id, client_id
+
+
+def create_user(cognito, pool_id: str, email: str, password: str, groups: tuple[str, ...] = ()) -> str:
+    """A confirmed user with a permanent password; returns its ``sub``."""
+    user = cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=email,
+        MessageAction="SUPPRESS",
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+    )["User"]
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    for group in groups:
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
+def sign_in(cognito, client_id: str, email: str, password: str) -> str:
+    """An ID token, the way real clients get one (USER_PASSWORD_AUTH)."""
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return result["AuthenticationResult"]["IdToken"]
