@@ -1,11 +1,15 @@
 """The Chalice app: creates it and registers the entrypoints. No logic here."""
 
+import logging
+
 from chalice import Chalice
 
+from chalicelib.config import settings
 from chalicelib.entrypoints.http import catalogue, orders, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 
 app = Chalice(app_name="orders-api")
+logging.getLogger("orders").setLevel(settings.log_level)
 
 app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)

@@ -15,6 +15,8 @@ class Settings:
     payment_ttl_minutes: int
     max_body_bytes: int
     user_pool_arn: str
+    cors_allow_origin: str
+    log_level: str
 
 
 def _int(name: str, default: int) -> int:
@@ -33,6 +35,8 @@ def load() -> Settings:
             "USER_POOL_ARN",
             "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_placeholder",
         ),
+        cors_allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
+        log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
     )
 
 

@@ -5,11 +5,16 @@ TransactWriteItems as check-then-write over a deep copy of the table, with no
 lock, so concurrent requests could interleave or undo each other. Every DynamoDB
 request is therefore handled under one lock, which gives the emulator the
 atomicity real DynamoDB has (and costs it concurrency real DynamoDB does not).
+
+moto also keeps every model object it ever creates, for its dashboard; as a
+transaction works on deep copies of its tables, that would keep a copy of the
+tables per order placed. The emulator turns the tracking off.
 """
 
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 
 from moto.core.responses import BaseResponse
@@ -21,10 +26,14 @@ logging.getLogger("werkzeug").setLevel(logging.WARNING)
 _patched = False
 
 
-def make_dynamodb_atomic() -> None:
+def make_faithful() -> None:
+    """Serialize DynamoDB requests and stop moto tracking its objects (once per process)."""
     global _patched
     if _patched:
         return
+    from moto.core.common_models import BaseModel
+
+    BaseModel.__new__ = staticmethod(lambda cls, *args, **kwargs: object.__new__(cls))  # type: ignore[method-assign]
     original = BaseResponse.call_action
 
     def call_action(self):
@@ -41,13 +50,29 @@ class Emulator:
     """A moto server on 127.0.0.1 (port 0 picks a free one)."""
 
     def __init__(self, port: int = 0) -> None:
-        make_dynamodb_atomic()
+        make_faithful()
+        self._port = port
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
 
     def start(self) -> str:
+        if self._port:
+            _check_free(self._port)
         self._server.start()
         host, port = self._server.get_host_and_port()
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
         self._server.stop()
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def _check_free(port: int) -> None:
+    """Fail fast with a clear message (moto's server would wait forever on a taken port)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortInUse(f"port {port} on 127.0.0.1 is in use; set DEVSTACK_AWS_PORT to another one") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -183,17 +183,3 @@ def iso(moment: datetime) -> str:
 
 def order_number(day: datetime, sequence: int) -> str:
     return f"{day.astimezone(UTC):%Y%m%d}-{sequence:06d}"
-
-
-__all__ = [
-    "Order",
-    "OrderLine",
-    "RequestedLine",
-    "TimelineEvent",
-    "check_stock",
-    "iso",
-    "new_order",
-    "order_number",
-    "price_lines",
-    "replace",
-]

@@ -107,7 +107,7 @@ class OrderService:
                 raise OutOfStock(
                     "Not enough stock for some items.",
                     skus=[
-                        {"sku": sku, "requested": requested[sku], "available": self._available(sku, requested[sku])}
+                        {"sku": sku, "requested": requested[sku], "available": self._available(sku)}
                         for sku in shortage.skus
                     ],
                 ) from None
@@ -164,7 +164,8 @@ class OrderService:
                 self._backoff(attempt)
         raise Busy("The order is being changed by someone else; retry shortly.")
 
-    def _available(self, sku: str, requested: int) -> int:
+    def _available(self, sku: str) -> int:
+        """Stock as it is now, for the error message (one GetItem, only when refusing)."""
         product = self.catalogue.get(sku)
         return max(product.stock_available, 0) if product else 0
 

@@ -13,6 +13,9 @@ from chalicelib.services.ports import Page
 T = TypeVar("T")
 R = TypeVar("R")
 
+# Items one filtered Query may evaluate; DynamoDB also stops at 1 MB read.
+FILTERED_PAGE_SIZE = 1000
+
 
 def query_page(
     index: GlobalSecondaryIndex,
@@ -28,8 +31,9 @@ def query_page(
     """Up to ``limit`` items of one index partition, in index order.
 
     Without a filter one Query reads ``limit + 1`` items, so the cursor is exact and
-    the last page has none. With a filter, DynamoDB reads up to 1 MB per call and
-    more calls follow only while the page is not yet full.
+    the last page has none. With a filter one Query evaluates up to
+    ``FILTERED_PAGE_SIZE`` items (or 1 MB); a further call follows only when that
+    many were evaluated and the page is still not full.
     """
     key_names = _key_names(index)
     start = cursors.decode(cursor, key_names, partition)
@@ -39,7 +43,7 @@ def query_page(
         filter_condition=filter_condition,
         scan_index_forward=not newest_first,
         limit=limit,
-        page_size=None if filter_condition is not None else limit + 1,
+        page_size=FILTERED_PAGE_SIZE if filter_condition is not None else limit + 1,
         last_evaluated_key=start,
     )
     items = [convert(record) for record in _take(results, limit)]

@@ -15,6 +15,7 @@ _ERROR_TEXT = {
     404: "Not found (also another customer's order)",
     409: "State conflict: out_of_stock, invalid_transition, request_in_progress",
     413: "Body too large",
+    415: "Content-Type is not application/json",
     422: "Validation failed; details.fields names each bad field",
     429: "Throttled or contended; retry after Retry-After seconds",
 }
@@ -99,7 +100,8 @@ def _operation(spec: Endpoint, module: Any) -> dict[str, Any]:
             "required": spec.body_required,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{spec.body}"}}},
         }
-    for status in spec.errors:
+    errors = set(spec.errors) | ({415} if spec.body else set())
+    for status in sorted(errors):
         operation["responses"][str(status)] = _json("#/components/schemas/ErrorOut", _ERROR_TEXT[status])
     if spec.access != PUBLIC:
         operation["responses"].setdefault("401", _json("#/components/schemas/ErrorOut", _ERROR_TEXT[401]))

@@ -31,7 +31,11 @@ SIGNED_IN = "signed_in"  # any verified token; the service decides what the call
 CUSTOMER = "customer"  # a customer (no staff group)
 STAFF = "staff"  # staff or admin
 
-CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type", "Idempotency-Key"], max_age=600)
+CORS = CORSConfig(
+    allow_origin=settings.cors_allow_origin,
+    allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    max_age=600,
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class Call:
 
 
 def schemas():
-    """The pydantic schemas, imported on first use so cold starts of plain reads skip pydantic."""
+    """The pydantic schemas, imported on first use: routes without a body or query never load pydantic."""
     return importlib.import_module("chalicelib.entrypoints.http.schemas")
 
 

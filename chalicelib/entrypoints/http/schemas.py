@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from chalicelib.domain.catalogue import SORTS
 from chalicelib.domain.lifecycle import FULFILMENT_STATUSES, PAYMENT_STATUSES, STATUSES
@@ -71,14 +71,15 @@ class PlaceOrderIn(Strict):
     note: Optional[Text(500, 0)] = None
     channel: Channel = "web"
 
-    @model_validator(mode="after")
-    def _one_line_per_sku(self) -> PlaceOrderIn:
+    @field_validator("items")
+    @classmethod
+    def _one_line_per_sku(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
         seen: set[str] = set()
-        for item in self.items:
+        for item in items:
             if item.sku in seen:
                 raise ValueError(f"sku {item.sku} appears on more than one line; put the whole quantity on one line")
             seen.add(item.sku)
-        return self
+        return items
 
 
 class CancelOrderIn(Strict):
@@ -96,11 +97,13 @@ class ListProductsQuery(BaseModel):
     limit: Limit = 20
     cursor: Optional[Cursor] = None
 
-    @model_validator(mode="after")
-    def _range(self) -> ListProductsQuery:
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-            raise ValueError("min_price is greater than max_price")
-        return self
+    @field_validator("max_price")
+    @classmethod
+    def _range(cls, max_price: int | None, info: ValidationInfo) -> int | None:
+        min_price = info.data.get("min_price")
+        if max_price is not None and min_price is not None and min_price > max_price:
+            raise ValueError("max_price is less than min_price")
+        return max_price
 
 
 class ListOrdersQuery(BaseModel):
@@ -201,3 +204,14 @@ class ErrorOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok"]
+
+
+class OpenApiOut(BaseModel):
+    """An OpenAPI 3.1 document (this one)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]

@@ -14,7 +14,15 @@ def health(call: Call) -> dict:
     return {"status": "ok"}
 
 
-@endpoint(api, "GET", "/openapi.json", summary="This API's OpenAPI 3.1 description", access=PUBLIC, tag="system")
+@endpoint(
+    api,
+    "GET",
+    "/openapi.json",
+    summary="This API's OpenAPI 3.1 description",
+    access=PUBLIC,
+    response="OpenApiOut",
+    tag="system",
+)
 def openapi(call: Call) -> dict:
     from chalicelib.entrypoints.http.openapi import document
 

@@ -1,0 +1,160 @@
+"""DynamoDB calls per API operation, counted at botocore (every client, PynamoDB's included).
+
+Each operation is sent through the verifying gateway with real Cognito tokens. The
+whole sequence runs once as a warm-up (one-off calls such as a first DescribeTable
+land there and are reported apart), then again to be counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from bench.harness import Api, BenchError, Check, Section, Stack, User, new_key, order_body
+
+CATEGORIES = ("tea", "books", "garden")
+PRODUCTS_PER_CATEGORY = 20  # 60 listed products: enough for a filtered listing to need more than one page
+
+
+@dataclass(frozen=True)
+class Target:
+    calls: int
+    exact: bool = True
+
+    def met(self, total: int) -> bool:
+        return total == self.calls if self.exact else total <= self.calls
+
+    def __str__(self) -> str:
+        return f"{'=' if self.exact else '≤'} {self.calls}"
+
+
+TARGETS: dict[str, Target | None] = {
+    "create order (2 lines)": Target(3, exact=False),
+    "get order": Target(1),
+    "list orders (customer)": Target(1),
+    "list orders (customer, status=confirmed)": Target(1),
+    "list orders (staff)": Target(1),
+    "list orders (staff, status=confirmed)": Target(1),
+    "list orders (staff, customer_id=...)": Target(1),
+    "list products": Target(1),
+    "list products (category)": Target(1),
+    "list products (sort=price, min/max)": Target(1),
+    "list products (category, sort=-price, min/max)": Target(1),
+    "list products (sort=name, min_price=...)": Target(1),
+    "list products (q=...)": Target(1),
+    "get product": Target(1),
+    "cancel order": Target(2, exact=False),
+    "replay order (same Idempotency-Key)": None,  # reported, no target
+}
+
+
+class Operations:
+    """Runs every operation once, recording each one's DynamoDB calls."""
+
+    def __init__(self, stack: Stack, api: Api, customer: User, staff: User) -> None:
+        self.stack, self.api, self.customer, self.staff = stack, api, customer, staff
+        self.counts: dict[str, Counter[str]] = {}
+
+    def measure(self, name: str, method: str, path: str, user: User | None, expect: int = 200, **kwargs: Any) -> Any:
+        with self.stack.calls.capture() as calls:
+            status, body = self.api.call(method, path, user, **kwargs)
+        if status != expect:
+            raise BenchError(f"{name}: {method} {path} answered {status}, not {expect}: {body}")
+        self.counts[name] = calls
+        return body
+
+    def run(self) -> dict[str, Counter[str]]:
+        customer, staff = self.customer, self.staff
+        key = new_key()
+        body = order_body(("CALLS-TEA-01", 1), ("CALLS-BOOKS-01", 2))
+        order = self.measure(
+            "create order (2 lines)", "POST", "/orders", customer, 201, body=body, headers={"idempotency-key": key}
+        )
+        order_id = order["order_id"]
+        self.measure("get order", "GET", f"/orders/{order_id}", customer)
+        self.measure("list orders (customer)", "GET", "/orders", customer)
+        self.measure("list orders (customer, status=confirmed)", "GET", "/orders?status=confirmed", customer)
+        self.measure("list orders (staff)", "GET", "/orders", staff)
+        self.measure("list orders (staff, status=confirmed)", "GET", "/orders?status=confirmed", staff)
+        self.measure("list orders (staff, customer_id=...)", "GET", f"/orders?customer_id={customer.sub}", staff)
+        self.measure("list products", "GET", "/products", None)
+        self.measure("list products (category)", "GET", "/products?category=tea", None)
+        self.measure(
+            "list products (sort=price, min/max)", "GET", "/products?sort=price&min_price=1500&max_price=4000", None
+        )
+        self.measure(
+            "list products (category, sort=-price, min/max)",
+            "GET",
+            "/products?category=garden&sort=-price&min_price=1000&max_price=5000",
+            None,
+        )
+        self.measure("list products (sort=name, min_price=...)", "GET", "/products?min_price=9000", None)
+        found = self.measure("list products (q=...)", "GET", "/products?q=oolong", None)
+        if not found["items"]:
+            raise BenchError("list products (q=...): the search found nothing")
+        self.measure("get product", "GET", "/products/CALLS-TEA-01", None)
+        self.measure("cancel order", "POST", f"/orders/{order_id}/cancel", customer, body={"reason": "bench"})
+        self.measure(
+            "replay order (same Idempotency-Key)",
+            "POST",
+            "/orders",
+            customer,
+            body=body,
+            headers={"idempotency-key": key},
+        )
+        return self.counts
+
+
+def seed_catalogue(stack: Stack) -> None:
+    """A small catalogue across three categories; a few tea names contain 'Oolong'."""
+    for category in CATEGORIES:
+        for n in range(1, PRODUCTS_PER_CATEGORY + 1):
+            name = f"{'Oolong' if category == 'tea' and n % 3 == 0 else category.title()} {n:02d}"
+            sku = f"CALLS-{category.upper()}-{n:02d}"
+            stack.seed(sku, stock=1_000, price=500 * n, name=name, category=category)
+
+
+def describe(counts: Counter[str]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in sorted(counts.items())) or "none"
+
+
+def run(stack: Stack) -> Section:
+    """Warm up, then count each operation's DynamoDB calls and check them against TARGETS."""
+    seed_catalogue(stack)
+    api = Api(stack)
+    operations = Operations(stack, api, stack.new_user("customer"), stack.new_user("staff"))
+    with stack.calls.capture() as warm_up:
+        operations.run()
+    counts = operations.run()
+    measured_calls = sum(counts.values(), Counter())
+    scans = measured_calls["Scan"] + measured_calls["ParallelScan"]
+
+    section = Section("dynamodb_calls", "2. DynamoDB calls per operation (counted at botocore, after a warm-up pass)")
+    section.lines.append(f"  {'operation':<48} {'calls':>5}  {'target':<6}  {'result':<6}  by API operation")
+    rows: dict[str, dict[str, Any]] = {}
+    for name, calls in counts.items():
+        target, total = TARGETS[name], sum(calls.values())
+        passed = None if target is None else target.met(total)
+        result = {None: "info", True: "PASS", False: "FAIL"}[passed]
+        section.lines.append(f"  {name:<48} {total:>5}  {target or '-'!s:<6}  {result:<6}  {describe(calls)}")
+        if target is not None:
+            section.checks.append(Check(f"DynamoDB calls: {name}", f"{total} calls", str(target), bool(passed)))
+        rows[name] = {
+            "total": total,
+            "by_api_operation": dict(calls),
+            "target": None if target is None else str(target),
+            "passed": passed,
+        }
+    section.lines += [
+        f"  warm-up pass (same operations, first time): {sum(warm_up.values())} calls: {describe(warm_up)}"
+        + (" (as counted: no one-off calls)" if warm_up == measured_calls else ""),
+        f"  Scans in the measured operations: {scans}  {'PASS' if scans == 0 else 'FAIL'} (target 0)",
+    ]
+    section.checks.append(Check("Scans in the measured operations", str(scans), "0", scans == 0))
+    section.data = {
+        "operations": rows,
+        "warm_up": {"total": sum(warm_up.values()), "by_api_operation": dict(warm_up)},
+        "scans": scans,
+    }
+    return section

@@ -1,0 +1,54 @@
+"""What ``make run`` prints once the stack is up: where things are, who to sign in as, what to paste."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+EXAMPLE_SKU = "TEE-CREW-WHT-M"
+EXAMPLE_ADDRESS = {
+    "name": "王小明",
+    "phone": "+86 138 0000 0000",
+    "line1": "人民路 1 号",
+    "city": "上海",
+    "country": "CN",
+}
+
+
+def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
+    """The friendly block: URLs, demo accounts and copy-pasteable commands."""
+    api = env["api_url"]
+    accounts = env["demo_accounts"]
+    customer = next(a["email"] for a in accounts if a["role"] == "customer")
+    passwords = {a["password"] for a in accounts}
+    password = passwords.pop() if len(passwords) == 1 else "see env.json"
+    make = "make -s" if default_dir else f"DEVSTACK_DIR={shlex.quote(str(env_path.parent))} make -s"
+    body = json.dumps(
+        {"items": [{"sku": EXAMPLE_SKU, "quantity": 1}], "shipping_address": EXAMPLE_ADDRESS}, ensure_ascii=False
+    )
+    width = max(len(a["email"]) for a in accounts) + 2
+    lines = [
+        "",
+        "The local stack is running. Ctrl-C stops it.",
+        "",
+        f"  API            {api}   (/health, /products, /openapi.json)",
+        f"  AWS emulator   {env['aws_endpoint_url']}   (region {env['region']}, dummy keys)",
+        f"  For scripts    {env_path}",
+        "",
+        f"Demo accounts (password {password}):",
+        *(f"  {a['email']:<{width}} {a['role']}" for a in accounts),
+        "",
+        "Try it from another terminal:",
+        f"  curl -s '{api}/products?limit=5'",
+        f"  curl -s '{api}/products?category=apparel&sort=-sales'",
+        f"  TOKEN=$({make} token EMAIL={customer})",
+        f"  curl -s -X POST {api}/orders \\",
+        """    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\""",
+        """    -H "Idempotency-Key: $(python3 -c 'import uuid; print(uuid.uuid4())')" \\""",
+        f"    -d '{body}'",
+        f'  curl -s {api}/orders -H "Authorization: Bearer $TOKEN"',
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,281 @@
+"""``python -m devstack`` (``make run``): the whole local stack in one process.
+
+AWS emulated on 127.0.0.1 (moto), the tables and user pool made from the same
+definitions as infra/, four demo accounts, a demo catalogue, and the API behind
+a gateway that verifies Cognito tokens as API Gateway does. It writes env.json
+for scripts, refuses to start twice, and stops cleanly on Ctrl-C or SIGTERM.
+
+Only the standard library is imported up front: moto, boto3, chalice and the app
+are imported once the lock is held and the environment points at the emulator
+(``chalicelib.config`` reads the environment at import).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from devstack import state
+from devstack.awsenv import REGION, use_emulator
+from devstack.banner import banner
+
+if TYPE_CHECKING:
+    from chalice.config import Config
+    from chalice.local import LocalDevServer
+
+HOST = "127.0.0.1"
+DEFAULT_API_PORT = 8000
+DEFAULT_AWS_PORT = 4566
+CHALICE_STAGE = "dev"
+DEMO_PASSWORD = "demo-password-1"  # the pool wants 10+ characters, a lowercase letter and a number
+DEMO_ACCOUNTS = (
+    ("customer1@demo.local", "customer"),
+    ("customer2@demo.local", "customer"),
+    ("staff@demo.local", "staff"),
+    ("admin@demo.local", "admin"),
+)
+
+
+class Stopped(BaseException):
+    """SIGINT or SIGTERM, raised in the main thread (a BaseException, as KeyboardInterrupt is, so nothing swallows it)."""
+
+
+class StackError(Exception):
+    """Why the stack cannot start, in a sentence for the user (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    api_port: int
+    aws_port: int
+    directory: Path
+    default_directory: bool
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Options:
+        api_port = _port(environ, ("DEVSTACK_PORT", "PORT"), DEFAULT_API_PORT)
+        aws_port = _port(environ, ("DEVSTACK_AWS_PORT",), DEFAULT_AWS_PORT)
+        if api_port == aws_port != 0:
+            raise StackError(
+                f"the API and the AWS emulator cannot share port {api_port}; set PORT or DEVSTACK_AWS_PORT."
+            )
+        return cls(api_port, aws_port, state.state_dir(dict(environ)), not environ.get("DEVSTACK_DIR"))
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    endpoint: str
+    tables: dict[str, str]  # logical name in infra/ -> table name
+    user_pool_id: str
+    client_id: str
+
+
+def _port(environ: Mapping[str, str], names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        raw = environ.get(name, "").strip()
+        if raw:
+            if not raw.isdigit() or int(raw) > 65535:
+                raise StackError(f"{name}={raw!r} is not a port number (0-65535).")
+            return int(raw)
+    return default
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped(signum)
+
+
+def _ignore_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+
+
+def main() -> int:
+    """Run the stack until SIGINT/SIGTERM; 0 when stopped that way, 1 when it could not start or failed."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(errors="backslashreplace")  # Chinese names on a terminal that cannot show them
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    cleanup = ExitStack()
+    stopped, code = False, 1
+    try:
+        _serve(Options.from_environ(os.environ), cleanup)
+    except Stopped:
+        stopped, code = True, 0
+    except StackError as error:
+        print(f"make run: {error}", file=sys.stderr)
+        code = 1
+    finally:
+        _ignore_signals()  # a second Ctrl-C must not interrupt the clean-up
+        if stopped:
+            print("\nStopping the local stack...", file=sys.stderr, flush=True)
+        cleanup.close()
+    if stopped:
+        print("Stopped.", file=sys.stderr)
+    return code
+
+
+def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
+    """Start everything, registering in ``cleanup`` how to undo each step, then wait for a signal (``Stopped``)."""
+    lock = state.RunLock(options.directory)
+    if not lock.acquire():
+        raise StackError(_already_running(lock, options))
+    cleanup.callback(lock.release)
+    _check_free(options.api_port, "the API", "PORT")
+    _check_free(options.aws_port, "the AWS emulator", "DEVSTACK_AWS_PORT")
+    print(f"Starting the local stack (pid {os.getpid()})...", file=sys.stderr, flush=True)
+
+    endpoint = _start_emulator(options.aws_port, cleanup)
+    use_emulator(endpoint, REGION)
+    provisioned = _provision(endpoint)
+    webhook_secret = f"whsec_local_{secrets.token_hex(24)}"
+    config = _configure_app(provisioned, webhook_secret)
+    _seed_catalogue()
+    server, thread = _start_api(options.api_port, provisioned, config, cleanup)
+
+    api_url = f"http://{HOST}:{server.server.server_address[1]}"
+    lock.describe(api_url)
+    env = _env_json(api_url, provisioned, webhook_secret)
+    env_path = state.write_env(options.directory, env)
+    cleanup.callback(env_path.unlink, missing_ok=True)  # the emulator keeps nothing: neither should env.json
+    print(banner(env, env_path, default_dir=options.default_directory), flush=True)
+
+    while thread.is_alive():
+        thread.join(timeout=1.0)  # SIGINT/SIGTERM raise Stopped here
+    raise StackError("the API server stopped unexpectedly (see the error above).")
+
+
+def _already_running(lock: state.RunLock, options: Options) -> str:
+    holder = lock.holder()
+    env = state.read_env(options.directory) or {}
+    url = holder.api_url or env.get("api_url") or f"http://{HOST}:{options.api_port}"
+    pid = str(holder.pid) if holder.pid else "unknown"
+    kill = f" (or `kill {holder.pid}`)" if holder.pid else ""
+    return (
+        f"the local stack is already running (pid {pid}) at {url}; "
+        f"stop it with Ctrl-C in its terminal{kill} before starting another."
+    )
+
+
+def _check_free(port: int, what: str, variable: str) -> None:
+    """Fail clearly now rather than obscurely later when something else listens on the port."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do: TIME_WAIT is no obstacle
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise
+            raise StackError(_port_taken(port, what, variable)) from None
+
+
+def _port_taken(port: int, what: str, variable: str) -> str:
+    return (
+        f"port {port} on {HOST}, wanted for {what}, is already in use by another program "
+        f"(another local stack with a different DEVSTACK_DIR?); stop it or pick another port, "
+        f"e.g. `{variable}={port + 1} make run`."
+    )
+
+
+def _start_emulator(port: int, cleanup: ExitStack) -> str:
+    from devstack.emulator import Emulator
+
+    emulator = Emulator(port=port)
+    endpoint = emulator.start()
+    cleanup.callback(emulator.stop)
+    return endpoint
+
+
+def _provision(endpoint: str) -> Provisioned:
+    """Tables and the user pool from infra/, and the demo accounts."""
+    import boto3
+
+    from devstack import resources
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
+    cognito = boto3.client("cognito-idp", endpoint_url=endpoint, region_name=REGION)
+    tables = resources.create_tables(dynamodb)
+    pool_id, client_id = resources.create_user_pool(cognito)
+    for email, role in DEMO_ACCOUNTS:
+        resources.create_user(cognito, pool_id, email, DEMO_PASSWORD, () if role == "customer" else (role,))
+    return Provisioned(endpoint, tables, pool_id, client_id)
+
+
+def _configure_app(provisioned: Provisioned, webhook_secret: str) -> Config:
+    """The app's environment, before anything imports ``chalicelib.config``; returns the Chalice config."""
+    from chalice.config import Config
+
+    config_file = state.REPO_ROOT / ".chalice" / "config.json"
+    config = Config(
+        chalice_stage=CHALICE_STAGE,
+        config_from_disk=json.loads(config_file.read_text()),
+        default_params={"project_dir": str(state.REPO_ROOT)},
+    )
+    for name, value in config.environment_variables.items():  # as `chalice local` does; the shell's value wins
+        os.environ.setdefault(name, value)
+    os.environ["ORDERS_TABLE"] = provisioned.tables["OrdersTable"]
+    os.environ["PRODUCTS_TABLE"] = provisioned.tables["ProductsTable"]
+    os.environ["USER_POOL_ARN"] = f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{provisioned.user_pool_id}"
+    os.environ["STRIPE_WEBHOOK_SECRET"] = webhook_secret
+    return config
+
+
+def _seed_catalogue() -> int:
+    from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
+    from devstack import demo_catalogue
+
+    return demo_catalogue.seed(CatalogueRepository())
+
+
+def _start_api(
+    port: int, provisioned: Provisioned, config: Config, cleanup: ExitStack
+) -> tuple[LocalDevServer, threading.Thread]:
+    """The API on HOST:port, served from a thread; returns the server and its thread."""
+    from app import app
+    from devstack.gateway import CognitoVerifier, dev_server
+
+    pool = provisioned.user_pool_id
+    jwks_url = f"{provisioned.endpoint}/{pool}/.well-known/jwks.json"
+    verifier = CognitoVerifier(REGION, pool, provisioned.client_id, jwks_url)
+    try:
+        server = dev_server(app, config, HOST, port, verifier)
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise StackError(_port_taken(port, "the API", "PORT")) from None
+    cleanup.callback(server.server.server_close)
+    # The inner server's serve_forever: LocalDevServer's own prints a line the banner already says.
+    thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
+    thread.start()
+    cleanup.callback(server.shutdown)
+    return server, thread
+
+
+def _env_json(api_url: str, provisioned: Provisioned, webhook_secret: str) -> dict[str, Any]:
+    """What scripts need, with the keys ARCHITECTURE.md lists."""
+    return {
+        "api_url": api_url,
+        "aws_endpoint_url": provisioned.endpoint,
+        "region": REGION,
+        "user_pool_id": provisioned.user_pool_id,
+        "user_pool_client_id": provisioned.client_id,
+        "stripe_webhook_secret": webhook_secret,
+        "queues": {},  # no queues yet (fulfilment arrives with its issue)
+        "topics": {},  # no topics yet (notifications arrive with their issue)
+        "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
+        "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
+    }

@@ -1,0 +1,352 @@
+"""Who may call what: every route for every kind of caller, and forged or stale tokens.
+
+The expectations come from the contract (API.md): anonymous callers reach only the
+public routes; placing orders is for customers; another customer's order is a 404
+that looks exactly like a missing one; staff and admin see and cancel any order.
+A token the gateway must refuse is a 401 in the contract's error shape, and nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from devstack import resources
+from tests.conftest import PASSWORD, ApiClient, Reply, order_body
+
+SKU = "TEE-1"
+STOCK = 50
+CALLERS = ("anonymous", "customer", "other", "staff", "admin")
+ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+
+PUBLIC = dict.fromkeys(CALLERS, 200)
+SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
+OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
+
+# route -> caller -> status. The order in the paths belongs to "customer".
+MATRIX: dict[str, dict[str, int]] = {
+    "GET /health": PUBLIC,
+    "GET /openapi.json": PUBLIC,
+    "GET /products": PUBLIC,
+    "GET /products/{sku}": PUBLIC,
+    "POST /orders": {"anonymous": 401, "customer": 201, "other": 201, "staff": 403, "admin": 403},
+    "GET /orders": SIGNED_IN,
+    "GET /orders/{order_id}": OWNER_OR_STAFF,
+    "POST /orders/{order_id}/cancel": OWNER_OR_STAFF,
+}
+PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def order_id(seed, place) -> str:
+    """One confirmed order of "customer", with stock reserved."""
+    seed(SKU, stock=STOCK, price=1999)
+    reply = place((SKU, 2), as_="customer")
+    assert reply.status == 201, reply.body
+    return reply.body["order_id"]
+
+
+def call(api: ApiClient, route: str, order: str, *, as_: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
+    method, template = route.split(" ", 1)
+    path = template.format(sku=SKU, order_id=order)
+    headers = dict(headers or {})
+    if route == "POST /orders":
+        headers["idempotency-key"] = uuid.uuid4().hex
+        return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
+    if route.endswith("/cancel"):
+        return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    return api.request(method, path, as_=as_, headers=headers)
+
+
+def snapshot(api: ApiClient, order: str) -> dict[str, Any]:
+    """Everything a request could have written: every order, the owner's view of one, and stock."""
+    listing = api.get("/orders?limit=100", as_="staff")
+    owned = api.get(f"/orders/{order}", as_="customer")
+    product = api.get(f"/products/{SKU}")
+    assert listing.status == owned.status == product.status == 200
+    return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"]}
+
+
+def assert_error(reply: Reply, status: int, code: str) -> None:
+    assert reply.status == status, reply.body
+    assert set(reply.body) == {"error"}, reply.body
+    assert set(reply.error) == {"code", "message", "details"}, reply.body
+    assert reply.error["code"] == code
+    assert isinstance(reply.error["message"], str) and reply.error["message"]
+    assert isinstance(reply.error["details"], dict)
+
+
+def ids(reply: Reply) -> set[str]:
+    assert reply.status == 200, reply.body
+    return {item["order_id"] for item in reply.body["items"]}
+
+
+# --- the matrix --------------------------------------------------------------------------------------------------
+
+
+def test_the_matrix_covers_every_route_of_the_app():
+    from app import app
+
+    routes = {f"{method} {path}" for path, methods in app.routes.items() for method in methods if method != "OPTIONS"}
+    assert routes == set(MATRIX)
+
+
+@pytest.mark.parametrize(
+    ("route", "caller", "expected"),
+    [(route, caller, expected[caller]) for route, expected in MATRIX.items() for caller in CALLERS],
+    ids=[f"{route} as {caller}" for route in MATRIX for caller in CALLERS],
+)
+def test_route_as_caller(api, stack, order_id, route, caller, expected):
+    before = snapshot(api, order_id)
+    user = None if caller == "anonymous" else caller
+
+    reply = call(api, route, order_id, as_=user)
+
+    assert reply.status == expected, reply.body
+    if expected >= 400:
+        assert_error(reply, expected, ERROR_CODES[expected])
+        assert snapshot(api, order_id) == before, "a refused request changed something"
+    elif route == "POST /orders":
+        assert reply.body["customer_id"] == stack.users[caller].sub
+        assert ids(api.get("/orders", as_=caller)) == {reply.body["order_id"]} | (
+            {order_id} if caller == "customer" else set()
+        )
+    elif route == "GET /orders/{order_id}":
+        assert reply.body["order_id"] == order_id
+        assert reply.body["customer_id"] == stack.users["customer"].sub
+        assert reply.body["timeline"]
+    elif route.endswith("/cancel"):
+        assert reply.body["status"] == "cancelled"
+        assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"
+        assert api.get(f"/products/{SKU}").body["stock_available"] == STOCK
+    else:
+        assert snapshot(api, order_id) == before
+
+
+@pytest.mark.parametrize("route", ["GET /orders/{order_id}", "POST /orders/{order_id}/cancel"])
+def test_another_customers_order_looks_exactly_like_a_missing_one(api, order_id, route):
+    missing = uuid.uuid4().hex
+
+    theirs = call(api, route, order_id, as_="other")
+    nowhere = call(api, route, missing, as_="other")
+
+    assert_error(theirs, 404, "not_found")
+    assert_error(nowhere, 404, "not_found")
+    assert theirs.headers.get("content-type") == nowhere.headers.get("content-type")
+    assert json.dumps(theirs.body).replace(order_id, "<id>") == json.dumps(nowhere.body).replace(missing, "<id>")
+
+
+# --- listing -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_customers(seed, place) -> dict[str, set[str]]:
+    """Two orders of "customer" and one of "other"; returns their order ids by user."""
+    seed(SKU, stock=STOCK)
+    placed: dict[str, set[str]] = {"customer": set(), "other": set()}
+    for user in ("customer", "customer", "other"):
+        reply = place((SKU, 1), as_=user)
+        assert reply.status == 201, reply.body
+        placed[user].add(reply.body["order_id"])
+    return placed
+
+
+def test_customers_list_only_their_own_orders(api, stack, two_customers):
+    for user in ("customer", "other"):
+        reply = api.get("/orders", as_=user)
+        assert ids(reply) == two_customers[user]
+        assert {item["customer_id"] for item in reply.body["items"]} == {stack.users[user].sub}
+
+
+@pytest.mark.parametrize("user", ["staff", "admin"])
+def test_staff_list_every_order(api, two_customers, user):
+    assert ids(api.get("/orders", as_=user)) == two_customers["customer"] | two_customers["other"]
+
+
+def test_a_customer_cannot_list_another_customers_orders(api, stack, two_customers):
+    reply = api.get(f"/orders?customer_id={stack.users['other'].sub}", as_="customer")
+    assert_error(reply, 403, "forbidden")
+    assert "items" not in reply.body
+
+
+@pytest.mark.parametrize("user", ["staff", "admin"])
+def test_staff_filter_by_customer(api, stack, two_customers, user):
+    for customer in ("customer", "other"):
+        reply = api.get(f"/orders?customer_id={stack.users[customer].sub}", as_=user)
+        assert ids(reply) == two_customers[customer]
+
+
+# --- forged, stale and foreign tokens ----------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _moto_private_key():
+    """The key moto's Cognito signs every pool's tokens with: lets the tests mint tokens as Cognito would."""
+    from moto.utilities.utils import load_resource
+
+    return jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(load_resource("cognitoidp/resources/jwks-private.json")))
+
+
+class Minter:
+    """Signs tokens with the pool's real key, from the real claims of a signed-in customer."""
+
+    def __init__(self, stack) -> None:
+        self.key = _moto_private_key()
+        self.token = stack.users["customer"].token
+        self.header = jwt.get_unverified_header(self.token)
+        self.claims = jwt.decode(self.token, options={"verify_signature": False})
+
+    def sign(self, key=None, headers: dict[str, Any] | None = None, drop: tuple[str, ...] = (), **changes: Any) -> str:
+        claims = {**self.claims, **changes}
+        for name in drop:
+            claims.pop(name)
+        return jwt.encode(
+            claims, key or self.key, algorithm="RS256", headers={"kid": self.header["kid"], **(headers or {})}
+        )
+
+    def tamper(self, **changes: Any) -> str:
+        """The real token with a changed payload and the original signature."""
+        header, payload, signature = self.token.split(".")
+        claims = json.loads(_unb64(payload))
+        return ".".join([header, _b64(json.dumps({**claims, **changes}).encode()), signature])
+
+    def unsigned(self) -> str:
+        header = {"alg": "none", "typ": "JWT", "kid": self.header["kid"]}
+        return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(self.claims).encode())}."
+
+    def hs256_with_public_key(self) -> str:
+        """Algorithm confusion: HMAC-signed with the pool's public key as the secret."""
+        from cryptography.hazmat.primitives import serialization
+
+        public = self.key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": self.header["kid"]}).encode())
+        payload = _b64(json.dumps(self.claims).encode())
+        signature = hmac.new(public, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{header}.{payload}.{_b64(signature)}"
+
+
+@pytest.fixture(scope="module")
+def minter(stack) -> Minter:
+    return Minter(stack)
+
+
+@pytest.fixture(scope="module")
+def other_pool(stack) -> dict[str, str]:
+    """A second user pool and client (same emulator, same signing key), with a staff user signed in there."""
+    pool_id, client_id = resources.create_user_pool(stack.cognito, name=f"elsewhere-{uuid.uuid4().hex[:6]}")
+    email = f"intruder-{uuid.uuid4().hex[:8]}@example.com"
+    resources.create_user(stack.cognito, pool_id, email, PASSWORD, ("staff",))
+    return {
+        "pool_id": pool_id,
+        "client_id": client_id,
+        "token": resources.sign_in(stack.cognito, client_id, email, PASSWORD),
+        "issuer": f"https://cognito-idp.{stack.region}.amazonaws.com/{pool_id}",
+    }
+
+
+@pytest.fixture(scope="module")
+def access_token(stack) -> str:
+    """A real Cognito access token of the customer: signed by the pool, but not an ID token."""
+    result = stack.cognito.initiate_auth(
+        ClientId=stack.client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": stack.users["customer"].email, "PASSWORD": PASSWORD},
+    )
+    return result["AuthenticationResult"]["AccessToken"]
+
+
+def _attacks(minter: Minter, stack, other_pool: dict[str, str], access_token: str) -> dict[str, str | None]:
+    """Authorization header values the gateway must refuse (None: no header at all)."""
+    now = int(time.time())
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return {
+        "missing header": None,
+        "empty bearer": "Bearer ",
+        "garbage": "Bearer not-a-jwt-at-all",
+        "three garbage segments": "Bearer aaaa.bbbb.cccc",
+        "tampered payload: staff group": f"Bearer {minter.tamper(**{'cognito:groups': ['staff']})}",
+        "tampered payload: other customer's sub": f"Bearer {minter.tamper(sub=stack.users['other'].sub)}",
+        "signed with another RSA key": f"Bearer {minter.sign(stranger)}",
+        "unknown kid": f"Bearer {minter.sign(headers={'kid': 'not-a-key-of-this-pool'})}",
+        "expired": f"Bearer {minter.sign(iat=now - 7200, auth_time=now - 7200, exp=now - 3600)}",
+        "without exp": f"Bearer {minter.sign(drop=('exp',))}",
+        "wrong audience": f"Bearer {minter.sign(aud='some-other-app-client')}",
+        "wrong issuer": f"Bearer {minter.sign(iss=other_pool['issuer'])}",
+        "token_use access": f"Bearer {minter.sign(token_use='access')}",
+        "real access token": f"Bearer {access_token}",
+        "token from another user pool": f"Bearer {other_pool['token']}",
+        "alg none": f"Bearer {minter.unsigned()}",
+        "alg HS256 keyed with the public key": f"Bearer {minter.hs256_with_public_key()}",
+    }
+
+
+ATTACKS = (
+    "missing header",
+    "empty bearer",
+    "garbage",
+    "three garbage segments",
+    "tampered payload: staff group",
+    "tampered payload: other customer's sub",
+    "signed with another RSA key",
+    "unknown kid",
+    "expired",
+    "without exp",
+    "wrong audience",
+    "wrong issuer",
+    "token_use access",
+    "real access token",
+    "token from another user pool",
+    "alg none",
+    "alg HS256 keyed with the public key",
+)
+
+
+@pytest.fixture(scope="module")
+def attacks(minter, stack, other_pool, access_token) -> dict[str, str | None]:
+    made = _attacks(minter, stack, other_pool, access_token)
+    assert set(made) == set(ATTACKS)
+    return made
+
+
+def test_a_token_minted_with_the_pools_key_is_accepted(api, order_id, minter):
+    """The control for the attacks below: only the changed claim or signature makes them fail."""
+    token = minter.sign()
+    reply = api.get(f"/orders/{order_id}", headers={"authorization": f"Bearer {token}"})
+    assert reply.status == 200, reply.body
+    assert reply.body["order_id"] == order_id
+
+
+@pytest.mark.parametrize("route", PROTECTED)
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_refused_token(api, order_id, attacks, attack, route):
+    value = attacks[attack]
+    headers = {} if value is None else {"authorization": value}
+    before = snapshot(api, order_id)
+
+    reply = call(api, route, order_id, headers=headers)
+
+    assert_error(reply, 401, "unauthorized")
+    assert snapshot(api, order_id) == before, "a request with a refused token changed something"

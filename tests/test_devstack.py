@@ -1,0 +1,276 @@
+"""`make run` end to end: `python -m devstack` as a real process, called over real HTTP.
+
+Each stack gets free ports and its own DEVSTACK_DIR, so a developer's running
+`make run` is neither disturbed nor in the way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV_KEYS = {
+    "api_url",
+    "aws_endpoint_url",
+    "region",
+    "user_pool_id",
+    "user_pool_client_id",
+    "stripe_webhook_secret",
+    "queues",
+    "topics",
+    "tables",
+    "demo_accounts",
+}
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
+ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Running:
+    process: subprocess.Popen
+    directory: Path
+    environ: dict[str, str]
+    log: Path
+    env: dict[str, Any]
+
+    @property
+    def api(self) -> str:
+        return self.env["api_url"]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def stack_environ(directory: Path, **overrides: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k != "DEVSTACK_PORT"}
+    environ.update(DEVSTACK_DIR=str(directory), PORT=str(free_port()), DEVSTACK_AWS_PORT=str(free_port()))
+    environ.update(PYTHONUNBUFFERED="1", **overrides)
+    return environ
+
+
+def devstack(environ: dict[str, str], *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess:
+    """Run a devstack command to completion (a second stack that should refuse, the token command)."""
+    return subprocess.run(
+        [sys.executable, "-m", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def start(directory: Path) -> Running:
+    """Start `python -m devstack` and wait until env.json exists and /health answers."""
+    directory.mkdir(parents=True, exist_ok=True)
+    environ = stack_environ(directory)
+    log = directory.parent / f"{directory.name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack"], cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT
+        )
+    running = Running(process, directory, environ, log, {})
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the stack exited with {process.returncode} while starting:\n{running.output()}")
+        env_path = directory / "env.json"
+        if env_path.exists():
+            running.env = json.loads(env_path.read_text())
+            try:
+                if request("GET", f"{running.api}/health")[0] == 200:
+                    return running
+            except OSError:
+                pass
+        time.sleep(0.1)
+    stop(running)
+    pytest.fail(f"the stack was not ready within {START_TIMEOUT} s:\n{running.output()}")
+
+
+def stop(running: Running, signum: int = signal.SIGINT) -> int | None:
+    """Signal the stack and wait for it; kill it if it does not stop. Returns its exit code (None if killed)."""
+    if running.process.poll() is None:
+        running.process.send_signal(signum)
+    try:
+        return running.process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        running.process.kill()
+        running.process.wait()
+        return None
+
+
+def request(
+    method: str, url: str, *, token: str | None = None, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
+    """One real HTTP request; returns (status, parsed JSON body)."""
+    headers = dict(headers or {})
+    data = None
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers["Content-Type"] = "application/json"
+    call = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(call, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def sign_in(env: dict[str, Any], role: str = "customer", index: int = 0) -> str:
+    """An ID token from Cognito InitiateAuth (USER_PASSWORD_AUTH) against the stack's emulator."""
+    account = [a for a in env["demo_accounts"] if a["role"] == role][index]
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=env["aws_endpoint_url"],
+        region_name=env["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    result = cognito.initiate_auth(
+        ClientId=env["user_pool_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": account["email"], "PASSWORD": account["password"]},
+    )
+    return result["AuthenticationResult"]["IdToken"]
+
+
+def all_products(api: str, **query: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(50):
+        params = {"limit": "10", **query, **({"cursor": cursor} if cursor else {})}
+        status, page = request("GET", f"{api}/products?{urllib.parse.urlencode(params)}")
+        assert status == 200, page
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items
+    pytest.fail("the product listing did not end")
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory) -> Iterator[Running]:
+    stack = start(tmp_path_factory.mktemp("devstack") / "state")
+    yield stack
+    stop(stack)
+
+
+def test_env_json_says_what_scripts_need(running):
+    env = running.env
+    assert set(env) == ENV_KEYS
+    assert env["api_url"] == f"http://127.0.0.1:{running.environ['PORT']}"
+    assert env["aws_endpoint_url"] == f"http://127.0.0.1:{running.environ['DEVSTACK_AWS_PORT']}"
+    assert env["region"] == "us-east-1"
+    assert env["stripe_webhook_secret"].startswith("whsec_local_")
+    assert env["tables"] == {"orders": "orders", "products": "products"}
+    assert env["queues"] == {} and env["topics"] == {}
+    roles = [a["role"] for a in env["demo_accounts"]]
+    assert sorted(roles) == ["admin", "customer", "customer", "staff"]
+    assert all(a["email"].endswith("@demo.local") and a["password"] for a in env["demo_accounts"])
+    assert "customer1@demo.local" in running.output()  # the banner names the demo accounts
+
+
+def test_the_demo_catalogue_is_browsable_and_searchable(running):
+    products = all_products(running.api)
+    assert len(products) >= 30
+    assert len({p["sku"] for p in products}) == len(products)
+    assert len({p["category"] for p in products}) >= 4
+    assert {p["currency"] for p in products} == {"CNY"}
+    assert all(isinstance(p["price"], int) and p["price"] > 0 for p in products)
+    assert any(1 <= p["stock_available"] <= 3 for p in products)
+
+    chinese = next(p for p in products if CJK_PAIR.search(p["name"]))
+    pair = CJK_PAIR.search(chinese["name"]).group()
+    found = all_products(running.api, q=pair)
+    assert chinese["sku"] in {p["sku"] for p in found}
+    assert all(pair in p["name"] for p in found)
+
+
+def test_a_demo_customer_places_and_reads_an_order(running):
+    token = sign_in(running.env)
+    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
+    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
+
+    status, order = request(
+        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert status == 201, order
+    assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(product["sku"], 1)]
+    assert order["total"] == product["price"] and order["currency"] == "CNY"
+
+    status, again = request("GET", f"{running.api}/orders/{order['order_id']}", token=token)
+    assert status == 200, again
+    assert again["order_id"] == order["order_id"]
+    assert again["shipping_address"]["city"] == "上海"
+    status, after = request("GET", f"{running.api}/products/{urllib.parse.quote(product['sku'])}")
+    assert after["stock_available"] == product["stock_available"] - 1
+
+
+def test_a_garbage_token_is_refused(running):
+    status, body = request("GET", f"{running.api}/orders", token="not-a-token")
+    assert status == 401
+    assert body["error"]["code"] == "unauthorized"
+
+
+def test_make_token_prints_a_working_id_token(running):
+    result = devstack(running.environ, "devstack.token", "customer2@demo.local")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert token.count(".") == 2
+    status, page = request("GET", f"{running.api}/orders", token=token)
+    assert status == 200, page
+    assert page["items"] == []  # customer2 has placed nothing
+
+
+def test_a_second_stack_on_the_same_state_says_one_is_running(running):
+    result = devstack(running.environ, "devstack")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "already running" in output
+    assert f"pid {running.process.pid}" in output and running.api in output
+    assert (running.directory / "run.lock").exists()
+    assert request("GET", f"{running.api}/health")[0] == 200  # the first one is untouched
+
+
+def test_a_taken_port_is_named(running, tmp_path):
+    environ = stack_environ(tmp_path / "other", PORT=running.environ["PORT"])
+    result = devstack(environ, "devstack")
+    assert result.returncode != 0
+    assert f"port {running.environ['PORT']}" in result.stderr and "already in use" in result.stderr
+    assert not (tmp_path / "other" / "run.lock").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_stops_it_cleanly(tmp_path, signum):
+    stack = start(tmp_path / "state")
+    assert (stack.directory / "run.lock").exists()
+
+    assert stop(stack, signum) == 0, stack.output()
+    assert "Traceback" not in stack.output()
+    assert not (stack.directory / "run.lock").exists()
+    assert not (stack.directory / "env.json").exists()
+    with pytest.raises(OSError):
+        request("GET", f"{stack.api}/health")
