@@ -39,5 +39,9 @@ bench: $(VENV)/.installed
 token: $(VENV)/.installed
 	@$(PY) -m devstack.token $(EMAIL)
 
+## pay: play the customer paying ORDER on the running stack's Stripe stand-in (FAIL=1: the card is declined)
+pay: $(VENV)/.installed
+	@$(PY) -m devstack.pay $(ORDER) $(if $(FAIL),--fail)
+
 clean:
 	rm -rf build .devstack .pytest_cache .ruff_cache

@@ -5,7 +5,8 @@ import logging
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.entrypoints.http import catalogue, orders, system
+from chalicelib.entrypoints import schedules
+from chalicelib.entrypoints.http import catalogue, orders, payments, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 
 app = Chalice(app_name="orders-api")
@@ -14,6 +15,8 @@ logging.getLogger("orders").setLevel(settings.log_level)
 app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)
 app.register_blueprint(orders.api)
+app.register_blueprint(payments.api)
+app.register_blueprint(schedules.api)
 
 
 @app.middleware("http")

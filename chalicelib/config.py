@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,12 @@ class Settings:
     user_pool_arn: str
     cors_allow_origin: str
     log_level: str
+    offline_payment_ttl_hours: int
+    bank_details: dict[str, str]
+    stripe_api_base: str | None
+    stripe_secrets_parameter: str | None  # in AWS: SSM path holding api_key and webhook_secret
+    stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
 
 
 def _int(name: str, default: int) -> int:
@@ -37,6 +43,20 @@ def load() -> Settings:
         ),
         cors_allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        offline_payment_ttl_hours=_int("OFFLINE_PAYMENT_TTL_HOURS", 72),
+        bank_details={
+            key: os.environ[name]
+            for key, name in (
+                ("account_name", "BANK_ACCOUNT_NAME"),
+                ("account_number", "BANK_ACCOUNT_NUMBER"),
+                ("bank", "BANK_NAME"),
+            )
+            if os.environ.get(name)
+        },
+        stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
+        stripe_secrets_parameter=os.environ.get("STRIPE_SECRETS_PARAMETER") or None,
+        stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
+        stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
     )
 
 

@@ -29,12 +29,25 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         {"items": [{"sku": EXAMPLE_SKU, "quantity": 1}], "shipping_address": EXAMPLE_ADDRESS}, ensure_ascii=False
     )
     width = max(len(a["email"]) for a in accounts) + 2
+    stripe_base = env.get("stripe_api_base")
+    stripe = (
+        f"{stripe_base}   (local stand-in; signed webhooks to {api}/webhooks/stripe)"
+        if stripe_base
+        else f"Stripe test mode (STRIPE_API_KEY); stripe listen --forward-to {api}/webhooks/stripe"
+    )
+    plain_make = make.replace("make -s", "make")  # `make pay` is quiet already
+    pay = (
+        f"Pay an order: {plain_make} pay ORDER=<order_id>   (the customer pays; FAIL=1 declines the card)"
+        if stripe_base
+        else "Pay an order: stripe payment_intents confirm <provider_reference> --payment-method pm_card_visa"
+    )
     lines = [
         "",
         "The local stack is running. Ctrl-C stops it.",
         "",
         f"  API            {api}   (/health, /products, /openapi.json)",
         f"  AWS emulator   {env['aws_endpoint_url']}   (region {env['region']}, dummy keys)",
+        f"  Stripe         {stripe}",
         f"  For scripts    {env_path}",
         "",
         f"Demo accounts (password {password}):",
@@ -49,6 +62,12 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         """    -H "Idempotency-Key: $(python3 -c 'import uuid; print(uuid.uuid4())')" \\""",
         f"    -d '{body}'",
         f'  curl -s {api}/orders -H "Authorization: Bearer $TOKEN"',
+        "",
+        "Payments: create one for an order, then play the customer paying it:",
+        f"  curl -s -X POST {api}/orders/<order_id>/payments \\",
+        """    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"method": "card"}'""",
+        pay,
+        f'  curl -s {api}/orders/<order_id> -H "Authorization: Bearer $TOKEN"',
         "",
     ]
     return "\n".join(lines)

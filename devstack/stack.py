@@ -2,8 +2,10 @@
 
 AWS emulated on 127.0.0.1 (moto), the tables and user pool made from the same
 definitions as infra/, four demo accounts, a demo catalogue, and the API behind
-a gateway that verifies Cognito tokens as API Gateway does. It writes env.json
-for scripts, refuses to start twice, and stops cleanly on Ctrl-C or SIGTERM.
+a gateway that verifies Cognito tokens as API Gateway does, and a local stand-in
+for Stripe's API that posts signed webhooks to the API (unless STRIPE_API_KEY is
+set: then the app talks to Stripe's test mode). It writes env.json for scripts,
+refuses to start twice, and stops cleanly on Ctrl-C or SIGTERM.
 
 Only the standard library is imported up front: moto, boto3, chalice and the app
 are imported once the lock is held and the environment points at the emulator
@@ -35,9 +37,13 @@ if TYPE_CHECKING:
     from chalice.config import Config
     from chalice.local import LocalDevServer
 
+    from devstack.stripe_standin import StripeStandInServer
+
 HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
+DEFAULT_STRIPE_PORT = 12111
+LOCAL_STRIPE_KEY = "sk_test_devstack_local"
 CHALICE_STAGE = "dev"
 DEMO_PASSWORD = "demo-password-1"  # the pool wants 10+ characters, a lowercase letter and a number
 DEMO_ACCOUNTS = (
@@ -62,16 +68,30 @@ class Options:
     aws_port: int
     directory: Path
     default_directory: bool
+    stripe_port: int
+    real_stripe: bool  # STRIPE_API_KEY is set: Stripe's test mode, no stand-in
+    stripe_webhook_secret: str | None  # the shell's, used with Stripe's test mode (from `stripe listen`)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Options:
         api_port = _port(environ, ("DEVSTACK_PORT", "PORT"), DEFAULT_API_PORT)
         aws_port = _port(environ, ("DEVSTACK_AWS_PORT",), DEFAULT_AWS_PORT)
+        stripe_port = _port(environ, ("DEVSTACK_STRIPE_PORT",), DEFAULT_STRIPE_PORT)
         if api_port == aws_port != 0:
             raise StackError(
                 f"the API and the AWS emulator cannot share port {api_port}; set PORT or DEVSTACK_AWS_PORT."
             )
-        return cls(api_port, aws_port, state.state_dir(dict(environ)), not environ.get("DEVSTACK_DIR"))
+        key = environ.get("STRIPE_API_KEY", "").strip()
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise StackError("STRIPE_API_KEY is a live key; the local stack takes only test mode keys (sk_test_...).")
+        if not key and stripe_port != 0 and stripe_port in (api_port, aws_port):
+            raise StackError(
+                f"the Stripe stand-in cannot share port {stripe_port} with the API or the AWS emulator; "
+                "set DEVSTACK_STRIPE_PORT."
+            )
+        directory = state.state_dir(dict(environ))
+        secret = environ.get("STRIPE_WEBHOOK_SECRET", "").strip() or None
+        return cls(api_port, aws_port, directory, not environ.get("DEVSTACK_DIR"), stripe_port, bool(key), secret)
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,15 @@ class Provisioned:
     tables: dict[str, str]  # logical name in infra/ -> table name
     user_pool_id: str
     client_id: str
+
+
+@dataclass(frozen=True)
+class Payments:
+    """How the app reaches Stripe: the local stand-in (``server``, ``api_base``) or, both None, Stripe's test mode."""
+
+    webhook_secret: str
+    api_base: str | None
+    server: StripeStandInServer | None
 
 
 def _port(environ: Mapping[str, str], names: tuple[str, ...], default: int) -> int:
@@ -135,19 +164,25 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
     cleanup.callback(lock.release)
     _check_free(options.api_port, "the API", "PORT")
     _check_free(options.aws_port, "the AWS emulator", "DEVSTACK_AWS_PORT")
+    if not options.real_stripe:
+        _check_free(options.stripe_port, "the Stripe stand-in", "DEVSTACK_STRIPE_PORT")
     print(f"Starting the local stack (pid {os.getpid()})...", file=sys.stderr, flush=True)
 
     endpoint = _start_emulator(options.aws_port, cleanup)
     use_emulator(endpoint, REGION)
     provisioned = _provision(endpoint)
-    webhook_secret = f"whsec_local_{secrets.token_hex(24)}"
-    config = _configure_app(provisioned, webhook_secret)
+    payments = _start_payments(options, cleanup)
+    config = _configure_app(provisioned, payments)
     _seed_catalogue()
     server, thread = _start_api(options.api_port, provisioned, config, cleanup)
 
     api_url = f"http://{HOST}:{server.server.server_address[1]}"
     lock.describe(api_url)
-    env = _env_json(api_url, provisioned, webhook_secret)
+    if payments.server is not None:
+        payments.server.webhook_url = f"{api_url}/webhooks/stripe"
+    else:
+        print(_real_stripe_note(api_url, options), file=sys.stderr, flush=True)
+    env = _env_json(api_url, provisioned, payments)
     env_path = state.write_env(options.directory, env)
     cleanup.callback(env_path.unlink, missing_ok=True)  # the emulator keeps nothing: neither should env.json
     print(banner(env, env_path, default_dir=options.default_directory), flush=True)
@@ -215,7 +250,35 @@ def _provision(endpoint: str) -> Provisioned:
     return Provisioned(endpoint, tables, pool_id, client_id)
 
 
-def _configure_app(provisioned: Provisioned, webhook_secret: str) -> Config:
+def _start_payments(options: Options, cleanup: ExitStack) -> Payments:
+    """The Stripe stand-in on HOST (its webhook URL is set once the API runs), unless Stripe's test mode is used."""
+    if options.real_stripe:
+        return Payments(options.stripe_webhook_secret or f"whsec_local_{secrets.token_hex(24)}", None, None)
+    from devstack.stripe_standin import StripeStandIn, StripeStandInServer
+
+    secret = f"whsec_local_{secrets.token_hex(24)}"
+    server = StripeStandInServer(StripeStandIn(), HOST, options.stripe_port, webhook_secret=secret)
+    try:
+        server.start()
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        raise StackError(_port_taken(options.stripe_port, "the Stripe stand-in", "DEVSTACK_STRIPE_PORT")) from None
+    cleanup.callback(server.stop)
+    return Payments(secret, server.url, server)
+
+
+def _real_stripe_note(api_url: str, options: Options) -> str:
+    forward = f"`stripe listen --forward-to {api_url}/webhooks/stripe`"
+    if options.stripe_webhook_secret:
+        return f"STRIPE_API_KEY is set: payments use Stripe's test mode (no stand-in). Forward webhooks with {forward}."
+    return (
+        f"STRIPE_API_KEY is set: payments use Stripe's test mode (no stand-in), but STRIPE_WEBHOOK_SECRET is not: "
+        f"webhooks will fail their signature check. Run {forward} and restart with the whsec_... it prints."
+    )
+
+
+def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     """The app's environment, before anything imports ``chalicelib.config``; returns the Chalice config."""
     from chalice.config import Config
 
@@ -230,7 +293,10 @@ def _configure_app(provisioned: Provisioned, webhook_secret: str) -> Config:
     os.environ["ORDERS_TABLE"] = provisioned.tables["OrdersTable"]
     os.environ["PRODUCTS_TABLE"] = provisioned.tables["ProductsTable"]
     os.environ["USER_POOL_ARN"] = f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{provisioned.user_pool_id}"
-    os.environ["STRIPE_WEBHOOK_SECRET"] = webhook_secret
+    os.environ["STRIPE_WEBHOOK_SECRET"] = payments.webhook_secret
+    if payments.api_base is not None:  # the stand-in; with real Stripe the shell's STRIPE_API_KEY stays
+        os.environ["STRIPE_API_KEY"] = LOCAL_STRIPE_KEY
+        os.environ["STRIPE_API_BASE"] = payments.api_base
     return config
 
 
@@ -265,7 +331,7 @@ def _start_api(
     return server, thread
 
 
-def _env_json(api_url: str, provisioned: Provisioned, webhook_secret: str) -> dict[str, Any]:
+def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dict[str, Any]:
     """What scripts need, with the keys ARCHITECTURE.md lists."""
     return {
         "api_url": api_url,
@@ -273,7 +339,8 @@ def _env_json(api_url: str, provisioned: Provisioned, webhook_secret: str) -> di
         "region": REGION,
         "user_pool_id": provisioned.user_pool_id,
         "user_pool_client_id": provisioned.client_id,
-        "stripe_webhook_secret": webhook_secret,
+        "stripe_webhook_secret": payments.webhook_secret,
+        "stripe_api_base": payments.api_base,  # null: Stripe's test mode
         "queues": {},  # no queues yet (fulfilment arrives with its issue)
         "topics": {},  # no topics yet (notifications arrive with their issue)
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},

@@ -139,9 +139,64 @@ class ApiClient:
         return self.request("POST", path, json_body=json_body, **kwargs)
 
 
+WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
+
+
+@dataclass
+class StripeWorld:
+    """Stripe as the app sees it in tests: the real SDK over ``transport`` to an in-memory ``standin``."""
+
+    standin: Any
+    transport: Any
+
+    def payload(self, event: dict[str, Any]) -> bytes:
+        from devstack.stripe_standin import event_payload
+
+        return event_payload(event).encode()
+
+    def signature(self, payload: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:
+        from devstack.stripe_standin import sign
+
+        return sign(payload.decode(), secret, timestamp)
+
+
 @pytest.fixture
-def api(stack, tables) -> ApiClient:
+def stripe_world(monkeypatch) -> StripeWorld:
+    """Every test's Stripe: the app's gateway talks to a fresh stand-in through the fake transport."""
+    from chalicelib.adapters.stripe_gateway import StripeGateway
+    from chalicelib.entrypoints.http import wiring
+    from devstack.stripe_standin import StripeStandIn
+    from tests.stripe_transport import API_KEY, StandInTransport
+
+    standin = StripeStandIn()
+    transport = StandInTransport(standin)
+    gateway = StripeGateway(API_KEY, WEBHOOK_SECRET, http_client=transport)
+    monkeypatch.setattr(wiring, "payment_provider", lambda: gateway)
+    return StripeWorld(standin, transport)
+
+
+@pytest.fixture
+def api(stack, tables, stripe_world) -> ApiClient:
     return ApiClient(stack)
+
+
+@pytest.fixture
+def deliver(api, stripe_world):
+    """POST a Stripe event to the webhook, signed as Stripe signs it (or as told)."""
+
+    def _deliver(
+        event: dict[str, Any], *, signature: str | None = None, payload: bytes | None = None, **sign: Any
+    ) -> Reply:
+        body = stripe_world.payload(event) if payload is None else payload
+        header = stripe_world.signature(body, **sign) if signature is None else signature
+        return api.request(
+            "POST",
+            "/webhooks/stripe",
+            body=body,
+            headers={"stripe-signature": header, "content-type": "application/json; charset=utf-8"},
+        )
+
+    return _deliver
 
 
 @pytest.fixture

@@ -27,10 +27,13 @@ from tests.conftest import PASSWORD, ApiClient, Reply, order_body
 SKU = "TEE-1"
 STOCK = 50
 CALLERS = ("anonymous", "customer", "other", "staff", "admin")
-ERROR_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
+REFUND = "POST /staff/orders/{order_id}/refunds"
 
 PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
+STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "admin": 200}
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
@@ -43,6 +46,10 @@ MATRIX: dict[str, dict[str, int]] = {
     "GET /orders": SIGNED_IN,
     "GET /orders/{order_id}": OWNER_OR_STAFF,
     "POST /orders/{order_id}/cancel": OWNER_OR_STAFF,
+    "POST /orders/{order_id}/payments": {"anonymous": 401, "customer": 201, "other": 404, "staff": 403, "admin": 403},
+    CONFIRM: STAFF_ONLY,
+    REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
+    "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 
@@ -59,11 +66,44 @@ def order_id(seed, place) -> str:
     return reply.body["order_id"]
 
 
-def call(api: ApiClient, route: str, order: str, *, as_: Any = None, headers: dict[str, str] | None = None) -> Reply:
+def prepare(api: ApiClient, route: str, order: str) -> str | None:
+    """What a staff payment route needs first: an offline payment (confirmed, for a refund). Returns its id."""
+    if route not in (CONFIRM, REFUND):
+        return None
+    started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
+    assert started.status == 201, started.body
+    if route == REFUND:
+        total = api.get(f"/orders/{order}", as_="customer").body["total"]
+        paid = api.post(CONFIRM.split(" ")[1].format(order_id=order, payment_id=started.body["payment_id"]),
+                        {"amount": total, "reference": "BANK-1"}, as_="staff")  # fmt: skip
+        assert paid.status == 200, paid.body
+    return started.body["payment_id"]
+
+
+def call(
+    api: ApiClient,
+    route: str,
+    order: str,
+    *,
+    as_: Any = None,
+    headers: dict[str, str] | None = None,
+    payment_id: str | None = None,
+) -> Reply:
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
-    path = template.format(sku=SKU, order_id=order)
+    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none")
     headers = dict(headers or {})
+    if route == CONFIRM:
+        total = api.get(f"/orders/{order}", as_="customer").body["total"]
+        return api.post(path, {"amount": total, "reference": "BANK-1"}, as_=as_, headers=headers)
+    if route == REFUND:
+        return api.post(path, {"amount": 100, "reason": "goodwill"}, as_=as_, headers=headers)
+    if route.endswith("/payments"):
+        return api.post(path, {"method": "bank_transfer"}, as_=as_, headers=headers)
+    if route == "POST /webhooks/stripe":
+        headers["stripe-signature"] = f"t={int(time.time())},v1={'0' * 64}"
+        return api.post(path, {"id": "evt_1", "type": "payment_intent.succeeded", "data": {"object": {}}},
+                        as_=as_, headers=headers)  # fmt: skip
     if route == "POST /orders":
         headers["idempotency-key"] = uuid.uuid4().hex
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
@@ -111,10 +151,11 @@ def test_the_matrix_covers_every_route_of_the_app():
     ids=[f"{route} as {caller}" for route in MATRIX for caller in CALLERS],
 )
 def test_route_as_caller(api, stack, order_id, route, caller, expected):
+    payment_id = prepare(api, route, order_id)
     before = snapshot(api, order_id)
     user = None if caller == "anonymous" else caller
 
-    reply = call(api, route, order_id, as_=user)
+    reply = call(api, route, order_id, as_=user, payment_id=payment_id)
 
     assert reply.status == expected, reply.body
     if expected >= 400:
@@ -129,6 +170,16 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["order_id"] == order_id
         assert reply.body["customer_id"] == stack.users["customer"].sub
         assert reply.body["timeline"]
+    elif route == CONFIRM:
+        assert reply.body["payment_status"] == "paid"
+        assert api.get(f"/orders/{order_id}", as_="customer").body["amount_paid"] == reply.body["total"]
+    elif route == REFUND:
+        assert [(r["amount"], r["status"]) for r in reply.body["refunds"]] == [(100, "succeeded")]
+        assert api.get(f"/orders/{order_id}", as_="customer").body["amount_refunded"] == 100
+    elif route.endswith("/payments"):
+        assert reply.body["method"] == "bank_transfer"
+        assert reply.body["instructions"]["reference_code"].startswith("PAY-")
+        assert api.get(f"/orders/{order_id}", as_="customer").body["payment_status"] == "pending"
     elif route.endswith("/cancel"):
         assert reply.body["status"] == "cancelled"
         assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"

@@ -25,6 +25,7 @@ from typing import Any
 
 import boto3
 import pytest
+import stripe
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_KEYS = {
@@ -34,6 +35,7 @@ ENV_KEYS = {
     "user_pool_id",
     "user_pool_client_id",
     "stripe_webhook_secret",
+    "stripe_api_base",
     "queues",
     "topics",
     "tables",
@@ -68,8 +70,11 @@ class Running:
 
 
 def stack_environ(directory: Path, **overrides: str) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if k != "DEVSTACK_PORT"}
+    # Never a developer's real Stripe: the stack runs its stand-in when STRIPE_API_KEY is unset.
+    ignored = ("DEVSTACK_PORT", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET")
+    environ = {k: v for k, v in os.environ.items() if k not in ignored}
     environ.update(DEVSTACK_DIR=str(directory), PORT=str(free_port()), DEVSTACK_AWS_PORT=str(free_port()))
+    environ.update(DEVSTACK_STRIPE_PORT=str(free_port()))
     environ.update(PYTHONUNBUFFERED="1", **overrides)
     return environ
 
@@ -185,6 +190,7 @@ def test_env_json_says_what_scripts_need(running):
     assert env["aws_endpoint_url"] == f"http://127.0.0.1:{running.environ['DEVSTACK_AWS_PORT']}"
     assert env["region"] == "us-east-1"
     assert env["stripe_webhook_secret"].startswith("whsec_local_")
+    assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
     assert env["tables"] == {"orders": "orders", "products": "products"}
     assert env["queues"] == {} and env["topics"] == {}
     roles = [a["role"] for a in env["demo_accounts"]]
@@ -261,6 +267,40 @@ def test_a_taken_port_is_named(running, tmp_path):
     assert result.returncode != 0
     assert f"port {running.environ['PORT']}" in result.stderr and "already in use" in result.stderr
     assert not (tmp_path / "other" / "run.lock").exists()
+
+
+def test_the_stripe_stand_in_answers_through_the_sdk(running):
+    client = stripe.StripeClient(
+        "sk_test_devstack_local", base_addresses={"api": running.env["stripe_api_base"]}, max_network_retries=0
+    )
+    order_id = f"no-such-order-{uuid.uuid4().hex[:8]}"
+    params = {"amount": 7900, "currency": "cny", "payment_method_types": ["card"], "metadata": {"order_id": order_id}}
+    intent = client.v1.payment_intents.create(params=params, options={"idempotency_key": uuid.uuid4().hex})
+    assert intent.status == "requires_payment_method"
+    assert client.v1.payment_intents.retrieve(intent.id).metadata["order_id"] == order_id
+    query = urllib.parse.urlencode({"order_id": order_id})
+    status, listed = request("GET", f"{running.env['stripe_api_base']}/_devstack/payment_intents?{query}")
+    assert status == 200 and [pi["id"] for pi in listed["data"]] == [intent.id]
+
+
+def test_make_pay_without_a_payment_says_how_to_make_one(running):
+    result = devstack(running.environ, "devstack.pay", "order-without-payment")
+    assert result.returncode == 1
+    assert f"{running.api}/orders/order-without-payment/payments" in result.stderr and '"method"' in result.stderr
+
+
+def test_make_pay_without_a_stack_says_so(tmp_path):
+    result = devstack(stack_environ(tmp_path / "none"), "devstack.pay", "some-order")
+    assert result.returncode == 1
+    assert "not running" in result.stderr and "make run" in result.stderr
+
+
+def test_a_taken_stripe_port_is_named(running, tmp_path):
+    taken = running.environ["DEVSTACK_STRIPE_PORT"]
+    result = devstack(stack_environ(tmp_path / "other", DEVSTACK_STRIPE_PORT=taken), "devstack")
+    assert result.returncode != 0
+    assert f"port {taken}" in result.stderr and "Stripe stand-in" in result.stderr
+    assert "DEVSTACK_STRIPE_PORT" in result.stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -22,7 +22,7 @@ def test_a_new_order_can_be_cancelled_or_expire_but_not_ship_unpaid():
 
 
 def test_a_paid_order_walks_to_completed():
-    state = apply(States("confirmed", "unpaid", "unfulfilled"), "mark_paid")
+    state = States("confirmed", "paid", "unfulfilled")
     for action, expected in [("pick", "picked"), ("pack", "packed"), ("ship", "shipped"), ("deliver", "delivered")]:
         state = apply(state, action)
         assert state.fulfilment_status == expected
@@ -38,16 +38,33 @@ def test_nothing_is_cancelled_after_shipment(fulfilment):
 
 
 @pytest.mark.parametrize("payment", ["paid", "partially_refunded", "refunded"])
-def test_a_paid_order_never_expires(payment):
+def test_a_paid_order_is_never_reminded_and_never_expires(payment):
+    with pytest.raises(InvalidTransition):
+        apply(States("confirmed", payment, "unfulfilled"), "remind")
     with pytest.raises(InvalidTransition):
         apply(States("confirmed", payment, "unfulfilled"), "expire")
 
 
 @pytest.mark.parametrize("final", ["cancelled", "expired"])
 def test_closed_orders_accept_no_commercial_change(final):
-    for action in ("approve", "reject", "cancel", "expire", "start_payment", "mark_paid", "ship"):
+    for action in ("approve", "reject", "cancel", "expire", "start_payment", "confirm_payment", "remind", "ship"):
         with pytest.raises(InvalidTransition):
             apply(States(final, "unpaid", "unfulfilled"), action)
+
+
+@pytest.mark.parametrize("payment", ["paid", "partially_refunded"])
+def test_a_paid_order_cancelled_before_shipment_is_cancelled_by_the_paid_rule(payment):
+    before = States("confirmed", payment, "packed")
+    with pytest.raises(InvalidTransition):
+        apply(before, "cancel")
+    assert apply(before, "cancel_paid") == States("cancelled", payment, "packed")
+
+
+def test_only_money_received_can_be_refunded():
+    for payment in ("unpaid", "pending", "refunded"):
+        with pytest.raises(InvalidTransition):
+            apply(States("confirmed", payment, "unfulfilled"), "refund")
+    assert apply(States("completed", "paid", "delivered"), "refund") == States("completed", "paid", "delivered")
 
 
 def test_unknown_actions_are_refused():

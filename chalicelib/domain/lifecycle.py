@@ -5,6 +5,10 @@ An order has three statuses that move together:
 Each row of ``TRANSITIONS`` is an action: the statuses it requires (any of the
 listed values; ``ANY`` when it does not care) and the statuses it sets. Anything
 not in this table is an ``invalid_transition``.
+
+``payment_status`` is never set by a row: it follows the order's payment ledger
+(``domain/payments.py``: what was paid and refunded). The payment rows say when a
+payment may be started or confirmed and when a refund may be asked for.
 """
 
 from __future__ import annotations
@@ -45,12 +49,12 @@ TRANSITIONS: dict[str, Transition] = {
     "approve":          _t("pending_approval",                                          status="confirmed"),
     "reject":           _t("pending_approval",   UNPAID,                                status="cancelled"),
     "cancel":           _t(OPEN,                 UNPAID,        NOT_SHIPPED,            status="cancelled"),
+    "cancel_paid":      _t(OPEN,                 PAID,          NOT_SHIPPED,            status="cancelled"),
     "expire":           _t(OPEN,                 UNPAID,        "unfulfilled",          status="expired"),
-    "start_payment":    _t("confirmed",          UNPAID,                                payment_status="pending"),
-    "payment_failed":   _t(ANY,                  "pending",                             payment_status="unpaid"),
-    "mark_paid":        _t("confirmed",          UNPAID,                                payment_status="paid"),
-    "refund_part":      _t(ANY,                  PAID,                                  payment_status="partially_refunded"),
-    "refund_all":       _t(ANY,                  PAID,                                  payment_status="refunded"),
+    "remind":           _t("confirmed",          UNPAID,        "unfulfilled"),
+    "start_payment":    _t("confirmed",          UNPAID),
+    "confirm_payment":  _t("confirmed",          UNPAID),
+    "refund":           _t(ANY,                  PAID),
     "pick":             _t("confirmed",          PAID,          "unfulfilled",          fulfilment_status="picked"),
     "pack":             _t("confirmed",          PAID,          ("unfulfilled", "picked"), fulfilment_status="packed"),
     "ship":             _t("confirmed",          PAID,          NOT_SHIPPED,            fulfilment_status="shipped"),

@@ -10,6 +10,7 @@ from chalicelib.domain import lifecycle
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.errors import OutOfStock, ValidationFailed
 from chalicelib.domain.money import MAX_AMOUNT, line_total
+from chalicelib.domain.payments import Payment, Refund
 
 CHANNELS = ("web", "mobile", "marketplace", "pos", "api")
 
@@ -58,6 +59,9 @@ class Order:
     amount_paid: int = 0
     amount_refunded: int = 0
     flags: list[str] = field(default_factory=list)
+    payments: dict[str, Payment] = field(default_factory=dict)
+    refunds: dict[str, Refund] = field(default_factory=dict)
+    reminded: bool = False
     version: int = 0
     timeline: list[TimelineEvent] = field(default_factory=list)
     new_events: list[TimelineEvent] = field(default_factory=list, repr=False)
@@ -179,6 +183,10 @@ def new_order(
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds and a Z, which also sorts as text."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def order_number(day: datetime, sequence: int) -> str:

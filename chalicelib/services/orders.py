@@ -1,4 +1,4 @@
-"""Order use cases: place, read, list and cancel."""
+"""Order use cases: place, read and list (cancelling is in ``services/payments.py``: it may refund)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import orders as domain
-from chalicelib.domain.errors import Conflict, IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
+from chalicelib.services.changes import Busy
 from chalicelib.services.ports import (
     CatalogueRepo,
     IdempotentReplay,
@@ -27,12 +28,6 @@ from chalicelib.services.ports import (
 )
 
 WRITE_ATTEMPTS = 5
-
-
-class Busy(Conflict):
-    """Contention outlasted our retries; the client should retry shortly."""
-
-    code = "throttled"
 
 
 @dataclass(frozen=True)
@@ -137,32 +132,6 @@ class OrderService:
         if status is not None:
             return self.orders.list_by_status(status, limit, cursor)
         return self.orders.list_all(limit, cursor)
-
-    def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
-        """Cancel before shipment and give the reserved stock back, in one transaction."""
-        return self._change(
-            principal,
-            order_id,
-            lambda order, at: order.transition(
-                "cancel", principal.actor, at, "order_cancelled", {"reason": reason} if reason else {}
-            ),
-            release_stock=True,
-        )
-
-    def _change(
-        self, principal: Principal, order_id: str, apply: Callable[[Order, str], object], release_stock: bool = False
-    ) -> Order:
-        for attempt in range(WRITE_ATTEMPTS):
-            order = self.get(principal, order_id)
-            version = order.version
-            apply(order, domain.iso(self.clock()))
-            stock = [StockChange(line.sku, line.quantity) for line in order.lines] if release_stock else []
-            try:
-                self.orders.save(order, version, stock)
-                return order
-            except WriteConflict:
-                self._backoff(attempt)
-        raise Busy("The order is being changed by someone else; retry shortly.")
 
     def _available(self, sku: str) -> int:
         """Stock as it is now, for the error message (one GetItem, only when refusing)."""

@@ -8,6 +8,7 @@ from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
+from chalicelib.domain.payments import ProviderEvent, ProviderRefund
 
 T = TypeVar("T")
 
@@ -78,4 +79,50 @@ class OrdersRepo(Protocol):
     def list_all(self, limit: int, cursor: str | None) -> Page[Order]: ...
     def next_order_sequence(self, day: datetime) -> int: ...
     def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None: ...
-    def save(self, order: Order, expected_version: int, stock: list[StockChange]) -> None: ...
+    def save(
+        self,
+        order: Order,
+        expected_version: int,
+        stock: list[StockChange],
+        *,
+        applied_event: tuple[str, str] | None = None,
+        payment_refs: tuple[str, ...] = (),
+    ) -> None: ...
+    def get_with_applied(self, order_id: str) -> tuple[Order | None, set[str]]: ...
+    def order_for_payment(self, provider_reference: str) -> str | None: ...
+    def due(self, kind: str, until: str, limit: int) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class ProviderIntent:
+    """A PaymentIntent as the checkout needs it."""
+
+    provider_reference: str
+    status: str
+    client_secret: str | None
+    amount: int
+    currency: str
+
+
+class ProviderError(Exception):
+    """The payment provider refused (``permanent``) or could not be reached (retry later)."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class InvalidWebhook(ValueError):
+    """A webhook whose signature, age or body is not acceptable."""
+
+
+class PaymentProvider(Protocol):
+    def create_intent(
+        self, *, amount: int, currency: str, method: str, metadata: dict[str, str], idempotency_key: str
+    ) -> ProviderIntent: ...
+    def retrieve_intent(self, provider_reference: str) -> ProviderIntent: ...
+    def cancel_intent(self, provider_reference: str) -> None: ...
+    def refund(
+        self, *, provider_reference: str, amount: int, metadata: dict[str, str], idempotency_key: str
+    ) -> ProviderRefund: ...
+    def parse_event(self, payload: bytes, signature: str | None) -> ProviderEvent | None: ...

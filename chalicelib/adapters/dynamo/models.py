@@ -5,9 +5,15 @@ Products: one item per SKU holding the catalogue entry *and* its stock
 Query. Listed (active) products carry ``listed``/``listed_category``, which key
 the sparse sort indexes; an inactive product drops out of every listing.
 
-Orders: one item collection per order (``ORDER#<id>``): the header (``#ORDER``)
-and its timeline events (``EVT#<seq>``), so one Query reads an order with its
-timeline. Idempotency records and order-number counters live beside them.
+Orders: one item collection per order (``ORDER#<id>``): the header (``#ORDER``,
+holding the payment ledger), its timeline events (``EVT#<seq>``) and the provider
+events already applied to it (``STRIPE#<event id>``), so one Query reads an order
+with its timeline and what it has seen. Idempotency records, order-number
+counters and PaymentIntent → order links (``PAYREF#<id>``) live beside them.
+
+The header carries ``due_kind``/``due_at`` only while a schedule has work for it
+(a reminder, an expiry, a refund to retry): the sparse ``payment-due`` index is
+what the schedules Query, never a Scan.
 """
 
 from __future__ import annotations
@@ -85,6 +91,31 @@ class LineMap(MapAttribute):
     quantity = NumberAttribute()
 
 
+class PaymentMap(MapAttribute):
+    payment_id = UnicodeAttribute()
+    method = UnicodeAttribute()
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    provider_reference = UnicodeAttribute(null=True)
+    reference_code = UnicodeAttribute(null=True)
+    received_amount = NumberAttribute(default=0)
+    received_currency = UnicodeAttribute(null=True)
+    reported_refunded = NumberAttribute(default=0)
+
+
+class RefundMap(MapAttribute):
+    refund_id = UnicodeAttribute()
+    payment_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    status = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    reason = UnicodeAttribute(null=True)
+    provider_reference = UnicodeAttribute(null=True)
+    automatic = BooleanAttribute(default=False)
+
+
 class OrderRecord(OrdersTableItem, discriminator="order"):
     order_id = UnicodeAttribute()
     order_number = UnicodeAttribute()
@@ -109,10 +140,16 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     updated_at = UnicodeAttribute()
     version = NumberAttribute()
     listed = UnicodeAttribute(default="ORDER")
+    payments = ListAttribute(of=PaymentMap, default=list)
+    refunds = ListAttribute(of=RefundMap, default=list)
+    reminded = BooleanAttribute(default=False)
+    due_kind = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
 
     by_customer = _gsi("customer-created", "customer_id", "created_at", UnicodeAttribute)
     by_status = _gsi("status-created", "status", "created_at", UnicodeAttribute)
     all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
+    payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
 
 
 class EventRecord(OrdersTableItem, discriminator="event"):
@@ -130,6 +167,20 @@ class IdempotencyRecord(OrdersTableItem, discriminator="idempotency"):
     expires_at = TTLAttribute()
 
 
+class ProcessedEventRecord(OrdersTableItem, discriminator="provider_event"):
+    """A provider event applied to this order, written in the same transaction as its effect."""
+
+    event_type = UnicodeAttribute()
+    at = UnicodeAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class PaymentRefRecord(OrdersTableItem, discriminator="payment_ref"):
+    """Which order a provider's payment (PaymentIntent) belongs to, for events that carry no order id."""
+
+    order_id = UnicodeAttribute()
+
+
 class CounterRecord(OrdersTableItem, discriminator="counter"):
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
@@ -144,3 +195,14 @@ ORDER_SK = "#ORDER"
 
 def event_sk(seq: int) -> str:
     return f"EVT#{seq:06d}"
+
+
+def provider_event_sk(event_id: str) -> str:
+    return f"STRIPE#{event_id}"
+
+
+def payment_ref_pk(provider_reference: str) -> str:
+    return f"PAYREF#{provider_reference}"
+
+
+PAYMENT_REF_SK = "#PAYREF"

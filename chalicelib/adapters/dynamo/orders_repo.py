@@ -11,22 +11,32 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import (
     ORDER_SK,
+    PAYMENT_REF_SK,
     CounterRecord,
     EventRecord,
     IdempotencyRecord,
     LineMap,
     OrderRecord,
     OrdersTableItem,
+    PaymentMap,
+    PaymentRefRecord,
+    ProcessedEventRecord,
     ProductModel,
+    RefundMap,
     event_sk,
     order_pk,
+    payment_ref_pk,
+    provider_event_sk,
 )
 from chalicelib.adapters.dynamo.pages import query_page
 from chalicelib.config import settings
+from chalicelib.domain import payments as ledger
 from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
+from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import IdempotentReplay, Page, StockChange, StockShortage, WriteConflict
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep markers well past that
 COUNTER_TTL_SECONDS = 3 * 24 * 3600
 
 
@@ -36,13 +46,31 @@ class OrdersRepository:
 
     def get(self, order_id: str) -> Order | None:
         """The order with its timeline: one Query over its item collection."""
-        header, events = None, []
+        return self.get_with_applied(order_id)[0]
+
+    def get_with_applied(self, order_id: str) -> tuple[Order | None, set[str]]:
+        """The order and the ids of the provider events already applied to it (the same one Query)."""
+        header, events, applied = None, [], set()
         for item in OrdersTableItem.query(order_pk(order_id), consistent_read=True):
             if isinstance(item, OrderRecord):
                 header = item
             elif isinstance(item, EventRecord):
                 events.append(item)
-        return None if header is None else to_order(header, events)
+            elif isinstance(item, ProcessedEventRecord):
+                applied.add(item.sk.removeprefix("STRIPE#"))
+        return (None if header is None else to_order(header, events)), applied
+
+    def order_for_payment(self, provider_reference: str) -> str | None:
+        """The order a provider payment belongs to (one GetItem), for events without our metadata."""
+        try:
+            return PaymentRefRecord.get(payment_ref_pk(provider_reference), PAYMENT_REF_SK).order_id
+        except PaymentRefRecord.DoesNotExist:
+            return None
+
+    def due(self, kind: str, until: str, limit: int) -> list[str]:
+        """Ids of orders with ``kind`` work due by ``until``, oldest first: one Query of the sparse index."""
+        results = OrderRecord.payment_due.query(kind, OrderRecord.due_at <= until, limit=limit, page_size=limit)
+        return [record.order_id for record in results]
 
     def list_for_customer(self, customer_id: str, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
         return query_page(
@@ -132,10 +160,35 @@ class OrdersRepository:
                 raise WriteConflict() from None
             raise
 
-    def save(self, order: Order, expected_version: int, stock: list[StockChange]) -> None:
-        """Write the changed header and its new events, if nobody changed the order since it was read."""
+    def save(
+        self,
+        order: Order,
+        expected_version: int,
+        stock: list[StockChange],
+        *,
+        applied_event: tuple[str, str] | None = None,
+        payment_refs: tuple[str, ...] = (),
+    ) -> None:
+        """Write the changed header and its new events, if nobody changed the order since it was read.
+
+        ``applied_event`` (id, type) marks a provider event as applied in the same transaction,
+        so it takes effect once; ``payment_refs`` link provider payments to this order.
+        """
         puts = [(to_record(order), OrderRecord.version == expected_version)]
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        if applied_event is not None:
+            marker = ProcessedEventRecord(
+                order_pk(order.order_id),
+                provider_event_sk(applied_event[0]),
+                event_type=applied_event[1],
+                at=order.updated_at,
+                expires_at=datetime.fromtimestamp(time.time() + PROVIDER_EVENT_TTL_SECONDS, UTC),
+            )
+            puts.append((marker, ProcessedEventRecord.pk.does_not_exist()))
+        puts.extend(
+            (PaymentRefRecord(payment_ref_pk(ref), PAYMENT_REF_SK, order_id=order.order_id), None)
+            for ref in payment_refs
+        )
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -169,6 +222,7 @@ def _idempotency_pk(customer_id: str, key: str) -> str:
 
 
 def to_record(order: Order) -> OrderRecord:
+    due = ledger.next_due(order)
     return OrderRecord(
         order_pk(order.order_id),
         ORDER_SK,
@@ -197,6 +251,11 @@ def to_record(order: Order) -> OrderRecord:
         created_at=order.created_at,
         updated_at=order.updated_at,
         version=order.version,
+        payments=[PaymentMap(**vars(payment)) for payment in order.payments.values()],
+        refunds=[RefundMap(**vars(refund)) for refund in order.refunds.values()],
+        reminded=order.reminded,
+        due_kind=due[0] if due else None,
+        due_at=due[1] if due else None,
     )
 
 
@@ -240,8 +299,40 @@ def to_order(record: OrderRecord, events: list[EventRecord] | None) -> Order:
         created_at=record.created_at,
         updated_at=record.updated_at,
         version=int(record.version),
+        payments={p.payment_id: _payment(p) for p in record.payments or []},
+        refunds={r.refund_id: _refund(r) for r in record.refunds or []},
+        reminded=bool(record.reminded),
         timeline=[
             TimelineEvent(int(e.seq), e.at, e.type, e.actor, e.data.as_dict() if e.data else {})
             for e in sorted(events or [], key=lambda e: e.seq)
         ],
+    )
+
+
+def _payment(item: PaymentMap) -> Payment:
+    return Payment(
+        payment_id=item.payment_id,
+        method=item.method,
+        amount=int(item.amount),
+        currency=item.currency,
+        status=item.status,
+        created_at=item.created_at,
+        provider_reference=item.provider_reference,
+        reference_code=item.reference_code,
+        received_amount=int(item.received_amount or 0),
+        received_currency=item.received_currency,
+        reported_refunded=int(item.reported_refunded or 0),
+    )
+
+
+def _refund(item: RefundMap) -> Refund:
+    return Refund(
+        refund_id=item.refund_id,
+        payment_id=item.payment_id,
+        amount=int(item.amount),
+        status=item.status,
+        created_at=item.created_at,
+        reason=item.reason,
+        provider_reference=item.provider_reference,
+        automatic=bool(item.automatic),
     )

@@ -18,6 +18,8 @@ _ERROR_TEXT = {
     415: "Content-Type is not application/json",
     422: "Validation failed; details.fields names each bad field",
     429: "Throttled or contended; retry after Retry-After seconds",
+    502: "The payment provider could not be reached or refused",
+    503: "Busy; the sender should deliver again",
 }
 
 

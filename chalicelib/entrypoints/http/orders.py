@@ -87,7 +87,7 @@ def list_orders(call: Call) -> dict:
     tag="orders",
 )
 def get_order(call: Call, order_id: str) -> dict:
-    return presenters.order(wiring.orders().get(call.principal, _order_id(order_id)))
+    return presenters.order(wiring.orders().get(call.principal, order_id_or_404(order_id)))
 
 
 @endpoint(
@@ -99,15 +99,15 @@ def get_order(call: Call, order_id: str) -> dict:
     body="CancelOrderIn",
     body_required=False,
     response="OrderOut",
-    errors=(400, 401, 404, 409, 413, 422, 429),
+    errors=(400, 401, 404, 409, 413, 422, 429, 502),
     tag="orders",
 )
 def cancel_order(call: Call, order_id: str) -> dict:
-    order = wiring.orders().cancel(call.principal, _order_id(order_id), call.body.reason or None)
+    order = wiring.payments().cancel(call.principal, order_id_or_404(order_id), call.body.reason or None)
     return presenters.order(order)
 
 
-def _order_id(raw: str) -> str:
+def order_id_or_404(raw: str) -> str:
     if not ORDER_ID.match(raw):
         raise NotFound("No such order.", order_id=raw[:64])
     return raw

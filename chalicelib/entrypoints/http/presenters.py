@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
+from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import Page
+
+if TYPE_CHECKING:
+    from chalicelib.services.payments import StartedPayment
 
 
 def product(item: Product) -> dict[str, Any]:
@@ -57,10 +61,58 @@ def order(item: Order) -> dict[str, Any]:
         "reserved_until": item.reserved_until,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
+        "payments": [payment(p) for p in item.payments.values()],
+        "refunds": [refund(r, item.currency) for r in item.refunds.values()],
         "timeline": [
             {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data} for event in item.timeline
         ],
     }
+
+
+def payment(item: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": item.payment_id,
+        "method": item.method,
+        "amount": item.amount,
+        "currency": item.currency,
+        "status": item.status,
+        "provider_reference": item.provider_reference,
+        "reference_code": item.reference_code,
+        "created_at": item.created_at,
+    }
+
+
+def refund(item: Refund, currency: str) -> dict[str, Any]:
+    return {
+        "refund_id": item.refund_id,
+        "payment_id": item.payment_id,
+        "amount": item.amount,
+        "currency": currency,
+        "status": item.status,
+        "reason": item.reason,
+        "provider_reference": item.provider_reference,
+        "automatic": item.automatic,
+        "created_at": item.created_at,
+    }
+
+
+def started_payment(started: StartedPayment) -> dict[str, Any]:
+    item = started.payment
+    return {
+        "payment_id": item.payment_id,
+        "order_id": started.order.order_id,
+        "method": item.method,
+        "amount": item.amount,
+        "currency": item.currency,
+        "status": item.status,
+        "provider_reference": item.provider_reference,
+        "client_secret": started.client_secret,
+        "instructions": started.instructions,
+    }
+
+
+def refund_result(item: Order, refunds: list[Refund]) -> dict[str, Any]:
+    return {"refunds": [refund(r, item.currency) for r in refunds], "order": order(item)}
 
 
 def page(result: Page[Any], present) -> dict[str, Any]:

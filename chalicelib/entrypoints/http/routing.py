@@ -47,6 +47,7 @@ class Endpoint:
     status: int
     body: str | None = None
     body_required: bool = True
+    raw_body: bool = False  # described by ``body`` but handed to the handler unparsed (signed payloads)
     query: str | None = None
     response: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
@@ -83,13 +84,16 @@ def endpoint(
     status: int = 200,
     body: str | None = None,
     body_required: bool = True,
+    raw_body: bool = False,
     query: str | None = None,
     response: str | None = None,
     headers: tuple[tuple[str, str], ...] = (),
     errors: tuple[int, ...] = (),
     tag: str = "default",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    spec = Endpoint(method, path, summary, access, status, body, body_required, query, response, headers, errors, tag)
+    spec = Endpoint(
+        method, path, summary, access, status, body, body_required, raw_body, query, response, headers, errors, tag
+    )
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         ENDPOINTS.append(spec)
@@ -118,7 +122,7 @@ def _handle(spec: Endpoint, handler: Callable[..., Any], request: Any, path_para
             _check_role(spec.access, call.principal)
         if spec.query:
             call.query = _validate(spec.query, dict(request.query_params or {}), location="query")
-        if spec.body:
+        if spec.body and not spec.raw_body:
             call.body = _validate(spec.body, _json_body(request, spec.body_required), location="body")
         result = handler(call, **path_params)
     except ApiError as error:

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from chalicelib.domain.catalogue import SORTS
 from chalicelib.domain.lifecycle import FULFILMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from chalicelib.domain.orders import CHANNELS
+from chalicelib.domain.payments import METHODS
 
 
 def _printable(value: str) -> str:
@@ -38,6 +39,7 @@ PaymentStatus = Literal[PAYMENT_STATUSES]  # type: ignore[valid-type]
 FulfilmentStatus = Literal[FULFILMENT_STATUSES]  # type: ignore[valid-type]
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]
 Sort = Literal[SORTS]  # type: ignore[valid-type]
+Method = Literal[METHODS]  # type: ignore[valid-type]
 
 MAX_LINES = 50
 MAX_QUANTITY = 999
@@ -84,6 +86,30 @@ class PlaceOrderIn(Strict):
 
 class CancelOrderIn(Strict):
     reason: Optional[Text(500, 0)] = None
+
+
+class StartPaymentIn(Strict):
+    method: Method
+
+
+class ConfirmPaymentIn(Strict):
+    amount: int = Field(ge=1, le=10**12, description="What was received, in minor units: the amount due.")
+    reference: Text(100) = Field(description="The bank's or till's reference for the money received.")
+
+
+class RefundIn(Strict):
+    amount: int = Field(ge=1, le=10**12, description="Minor units; at most what was paid and not yet refunded.")
+    reason: Optional[Text(500, 0)] = None
+
+
+class StripeEventIn(BaseModel):
+    """A Stripe Event, verified against its Stripe-Signature over the raw bytes (never re-serialized)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: str
+    data: dict[str, Any]
 
 
 class ListProductsQuery(BaseModel):
@@ -162,6 +188,29 @@ class AddressOut(BaseModel):
     country: str
 
 
+class PaymentSummaryOut(BaseModel):
+    payment_id: str
+    method: Method
+    amount: Amount
+    currency: str
+    status: Literal["pending", "succeeded", "failed", "canceled", "mismatched"]
+    provider_reference: Optional[str] = None
+    reference_code: Optional[str] = None
+    created_at: str
+
+
+class RefundOut(BaseModel):
+    refund_id: str
+    payment_id: str
+    amount: Amount
+    currency: str
+    status: Literal["requested", "pending", "succeeded", "failed", "canceled"]
+    reason: Optional[str] = None
+    provider_reference: Optional[str] = None
+    automatic: bool
+    created_at: str
+
+
 class OrderOut(BaseModel):
     order_id: str
     order_number: str
@@ -184,7 +233,31 @@ class OrderOut(BaseModel):
     reserved_until: Optional[str]
     created_at: str
     updated_at: str
+    payments: list[PaymentSummaryOut] = Field(description="Every payment attempt (an extension of the contract).")
+    refunds: list[RefundOut] = Field(description="Every refund (an extension of the contract).")
     timeline: list[TimelineEventOut] = Field(description="Omitted (empty) in lists; read one order for it.")
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    order_id: str
+    method: Method
+    amount: Amount
+    currency: str
+    status: Literal["pending", "succeeded", "failed", "canceled", "mismatched"]
+    provider_reference: Optional[str] = Field(None, description="The Stripe PaymentIntent id (online methods).")
+    client_secret: Optional[str] = Field(None, description="For Stripe.js / the mobile SDK to confirm the payment.")
+    instructions: Optional[dict[str, Any]] = Field(None, description="Offline methods: how and by when to pay.")
+
+
+class RefundResultOut(BaseModel):
+    refunds: list[RefundOut]
+    order: OrderOut
+
+
+class WebhookOut(BaseModel):
+    received: bool
+    result: Literal["applied", "duplicate", "ignored", "unmatched"]
 
 
 class OrderPage(BaseModel):

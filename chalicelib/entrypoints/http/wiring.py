@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import cache
 
 from chalicelib.config import settings
+from chalicelib.services.changes import Changes
 from chalicelib.services.orders import OrderService
 
 
@@ -17,12 +18,57 @@ def catalogue():
 
 
 @cache
-def orders() -> OrderService:
+def orders_repo():
     from chalicelib.adapters.dynamo.orders_repo import OrdersRepository
 
+    return OrdersRepository()
+
+
+@cache
+def orders() -> OrderService:
     return OrderService(
-        orders=OrdersRepository(),
+        orders=orders_repo(),
         catalogue=catalogue(),
         currency=settings.currency,
         payment_ttl=timedelta(minutes=settings.payment_ttl_minutes),
     )
+
+
+@cache
+def payment_provider():
+    """Stripe: imported and keyed on first use (one SSM read per container in AWS)."""
+    from chalicelib.adapters.secrets import stripe_keys
+    from chalicelib.adapters.stripe_gateway import StripeGateway
+
+    keys = stripe_keys()
+    return StripeGateway(keys.api_key, keys.webhook_secret, api_base=settings.stripe_api_base)
+
+
+@cache
+def changes() -> Changes:
+    return Changes(orders=orders_repo(), provider=lambda: payment_provider())
+
+
+@cache
+def payments():
+    from chalicelib.services.payments import PaymentService
+
+    return PaymentService(
+        changes=changes(),
+        offline_ttl=timedelta(hours=settings.offline_payment_ttl_hours),
+        bank_details=settings.bank_details,
+    )
+
+
+@cache
+def webhooks():
+    from chalicelib.services.webhooks import StripeWebhooks
+
+    return StripeWebhooks(changes())
+
+
+@cache
+def schedules():
+    from chalicelib.services.schedules import PaymentSchedules
+
+    return PaymentSchedules(changes())

@@ -1,0 +1,117 @@
+"""Payment routes: pay an order, Stripe's webhook, and staff confirming offline payments and refunding."""
+
+from __future__ import annotations
+
+import logging
+
+from chalice import Blueprint
+
+from chalicelib.entrypoints.http import presenters, wiring
+from chalicelib.entrypoints.http.errors import ApiError
+from chalicelib.entrypoints.http.orders import IDEMPOTENCY_KEY, order_id_or_404
+from chalicelib.entrypoints.http.routing import CUSTOMER, PUBLIC, STAFF, Call, endpoint, respond
+from chalicelib.services.changes import Busy
+from chalicelib.services.ports import InvalidWebhook
+
+api = Blueprint(__name__)
+log = logging.getLogger("orders.http.payments")
+
+
+@endpoint(
+    api,
+    "POST",
+    "/orders/{order_id}/payments",
+    summary="Pay an order: a Stripe PaymentIntent (card, alipay, wechat_pay) or offline instructions",
+    access=CUSTOMER,
+    status=201,
+    body="StartPaymentIn",
+    response="PaymentOut",
+    errors=(400, 401, 403, 404, 409, 413, 422, 429, 502),
+    tag="payments",
+)
+def start_payment(call: Call, order_id: str):
+    from chalicelib.services.payments import PaymentProviderUnavailable
+
+    try:
+        started = wiring.payments().start(call.principal, order_id_or_404(order_id), call.body.method)
+    except PaymentProviderUnavailable as error:
+        raise _provider_down(error) from None
+    return respond(presenters.started_payment(started), 201 if started.created else 200)
+
+
+@endpoint(
+    api,
+    "POST",
+    "/webhooks/stripe",
+    summary="Stripe's events, authenticated by their Stripe-Signature",
+    access=PUBLIC,
+    body="StripeEventIn",
+    raw_body=True,
+    response="WebhookOut",
+    headers=(("Stripe-Signature", "Stripe's signature over the raw body."),),
+    errors=(400, 413, 503),
+    tag="payments",
+)
+def stripe_webhook(call: Call) -> dict:
+    from chalicelib.config import settings
+
+    raw = call.request.raw_body or b""
+    if len(raw) > settings.max_body_bytes:
+        raise ApiError(413, "payload_too_large", "The request body is too large.", limit_bytes=settings.max_body_bytes)
+    try:
+        result = wiring.webhooks().handle(raw, call.request.headers.get("stripe-signature"))
+    except InvalidWebhook as error:
+        log.warning("stripe webhook refused: %s", error)
+        raise ApiError(400, "invalid_webhook", "The event is not signed correctly or is malformed.") from None
+    except Busy:
+        raise ApiError(503, "busy", "The order is busy; Stripe will deliver the event again.") from None
+    return {"received": True, "result": result}
+
+
+@endpoint(
+    api,
+    "POST",
+    "/staff/orders/{order_id}/payments/{payment_id}/confirm",
+    summary="Record an offline payment (bank transfer, cash) as received",
+    access=STAFF,
+    body="ConfirmPaymentIn",
+    response="OrderOut",
+    errors=(400, 401, 403, 404, 409, 413, 422, 429),
+    tag="staff",
+)
+def confirm_payment(call: Call, order_id: str, payment_id: str) -> dict:
+    order = wiring.payments().confirm_offline(
+        call.principal, order_id_or_404(order_id), payment_id[:64], call.body.amount, call.body.reference
+    )
+    return presenters.order(order)
+
+
+@endpoint(
+    api,
+    "POST",
+    "/staff/orders/{order_id}/refunds",
+    summary="Refund an order fully or in part (never more than was paid)",
+    access=STAFF,
+    status=201,
+    body="RefundIn",
+    response="RefundResultOut",
+    headers=(("Idempotency-Key", "Optional. The same key returns the same refund instead of refunding again."),),
+    errors=(400, 401, 403, 404, 409, 413, 422, 429, 502),
+    tag="staff",
+)
+def refund(call: Call, order_id: str) -> dict:
+    key = call.request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.match(key):
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    order, refunds = wiring.payments().refund(
+        call.principal, order_id_or_404(order_id), call.body.amount, call.body.reason, key
+    )
+    failed = [r for r in refunds if r.status == "failed"]
+    if refunds and len(failed) == len(refunds):
+        raise ApiError(502, "payment_provider_error", "The payment provider refused the refund.", order_id=order_id)
+    return presenters.refund_result(order, refunds)
+
+
+def _provider_down(error: Exception) -> ApiError:
+    log.warning("payment provider: %s", error)
+    return ApiError(502, "payment_provider_error", "The payment provider could not be reached; try again shortly.")

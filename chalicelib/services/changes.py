@@ -1,0 +1,106 @@
+"""Changing one order safely: read, apply, write if nobody else wrote first, else retry.
+
+Shared by the payment, webhook and schedule use cases, with sending refunds to the
+provider, which always happens *after* the refund was reserved in the order's ledger
+(so the total refunded can never pass what was paid, whoever asks at the same time).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from chalicelib.domain import payments as ledger
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.orders import Order, iso
+from chalicelib.domain.payments import Refund
+from chalicelib.services.ports import OrdersRepo, PaymentProvider, ProviderError, StockChange, WriteConflict
+
+log = logging.getLogger("orders.changes")
+T = TypeVar("T")
+WRITE_ATTEMPTS = 6
+
+
+class Busy(Conflict):
+    """Contention outlasted our retries; the client should retry shortly."""
+
+    code = "throttled"
+
+
+@dataclass
+class Changes:
+    orders: OrdersRepo
+    provider: Callable[[], PaymentProvider]  # built on first use: routes that move no money never load Stripe
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    pause: Callable[[float], None] = time.sleep
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    def change(
+        self,
+        order_id: str,
+        apply: Callable[[Order, str], T],
+        *,
+        visible: Callable[[Order], bool] = lambda order: True,
+        release_stock: Callable[[Order], bool] = lambda order: False,
+        payment_refs: Callable[[Order], tuple[str, ...]] = lambda order: (),
+    ) -> tuple[Order, T]:
+        """Apply ``apply(order, now)`` and write it, retrying on a concurrent write."""
+        for attempt in range(WRITE_ATTEMPTS):
+            order = self.orders.get(order_id)
+            if order is None or not visible(order):
+                raise NotFound("No such order.", order_id=order_id)
+            before, version, status = copy.deepcopy(order), order.version, order.status
+            result = apply(order, self.now())
+            if order == before:
+                return order, result  # nothing to write
+            if order.version == version:
+                order.version += 1  # a ledger change without a timeline event still moves the version
+            freed = release_stock(order) and status != order.status
+            stock = [StockChange(line.sku, line.quantity) for line in order.lines] if freed else []
+            try:
+                self.orders.save(order, version, stock, payment_refs=payment_refs(order))
+                return order, result
+            except WriteConflict:
+                self.backoff(attempt)
+        raise Busy("The order is being changed by someone else; retry shortly.")
+
+    def send_refunds(self, order: Order, refunds: list[Refund]) -> Order:
+        """Ask the provider for each reserved refund, then record its answer.
+
+        The provider's idempotency key is our refund id, so a retry (after a crash, a
+        timeout, or by the schedule) never refunds twice. A provider outage leaves the
+        refund ``requested``; the refund-retry schedule finishes it.
+        """
+        for refund in refunds:
+            payment = order.payments[refund.payment_id]
+            provider_refund, error = None, None
+            try:
+                provider_refund = self.provider().refund(
+                    provider_reference=payment.provider_reference or "",
+                    amount=refund.amount,
+                    metadata={"order_id": order.order_id, "refund_id": refund.refund_id},
+                    idempotency_key=f"refund-{order.order_id}-{refund.refund_id}",
+                )
+            except ProviderError as failure:
+                if not failure.permanent:
+                    log.warning("refund %s of order %s not sent yet: %s", refund.refund_id, order.order_id, failure)
+                    continue
+                error = str(failure)
+            order, _ = self.change(
+                order.order_id,
+                lambda current, at, rid=refund.refund_id, got=provider_refund, err=error: ledger.refund_sent(
+                    current, rid, got, err, at
+                ),
+            )
+        return order
+
+    def backoff(self, attempt: int) -> None:
+        self.pause(random.uniform(0, 0.02 * 2**attempt))

@@ -1,0 +1,109 @@
+"""What the schedules do: remind unpaid orders, expire them, finish refunds the provider did not take.
+
+Each finds its orders through the sparse ``payment-due`` index (never a Scan) and
+re-checks every order on a consistent read before changing it, so overlapping or
+repeated runs do each thing once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from chalicelib.domain import payments as ledger
+from chalicelib.domain.errors import DomainError
+from chalicelib.domain.orders import Order, iso
+from chalicelib.services.changes import Changes
+from chalicelib.services.ports import ProviderError
+
+log = logging.getLogger("orders.schedules")
+ACTOR = "system"
+REFUND_RETRY_AFTER = timedelta(minutes=1)
+
+
+@dataclass
+class PaymentSchedules:
+    changes: Changes
+    batch: int = 100
+    max_batches: int = 20
+
+    def send_reminders(self) -> int:
+        """One payment reminder per unpaid order, at half its payment time."""
+
+        def remind(order: Order, at: str) -> bool:
+            due = ledger.next_due(order)
+            if due is None or due[0] != "reminder" or due[1] > at:
+                return False
+            ledger.remind(order, ACTOR, at)
+            return True
+
+        return self._sweep("reminder", self.changes.now, remind)
+
+    def expire_unpaid(self) -> int:
+        """Expire orders unpaid at the end of their payment time and give their stock back."""
+        cancelled: list[str] = []
+
+        def expire(order: Order, at: str) -> bool:
+            due = ledger.next_due(order)
+            if due is None or due[0] not in ("reminder", "expiry") or (order.reserved_until or at) > at:
+                return False
+            pending = [p.provider_reference for p in order.payments.values() if p.status == "pending"]
+            ledger.expire(order, ACTOR, at)
+            cancelled.extend(ref for ref in pending if ref)
+            return True
+
+        count = self._sweep("expiry", self.changes.now, expire, release_stock=True)
+        count += self._sweep("reminder", self.changes.now, expire, release_stock=True, only_past_expiry=True)
+        for reference in cancelled:  # best effort: a late payment is refunded anyway
+            try:
+                self.changes.provider().cancel_intent(reference)
+            except ProviderError as error:
+                log.info("could not cancel payment intent %s: %s", reference, error)
+        return count
+
+    def retry_refunds(self) -> int:
+        """Send refunds that were reserved but not yet taken by the provider (an outage, a crash)."""
+        sent = 0
+        until = iso(self.changes.clock() - REFUND_RETRY_AFTER)
+        for order_id in self.changes.orders.due("refund_retry", until, self.batch):
+            order = self.changes.orders.get(order_id)
+            if order is None:
+                continue
+            waiting = [r for r in order.refunds.values() if r.status == "requested"]
+            if waiting:
+                self.changes.send_refunds(order, waiting)
+                sent += len(waiting)
+        return sent
+
+    def _sweep(
+        self,
+        kind: str,
+        now: Callable[[], str],
+        apply: Callable[[Order, str], bool],
+        release_stock: bool = False,
+        only_past_expiry: bool = False,
+    ) -> int:
+        done = 0
+        seen: set[str] = set()
+        for _ in range(self.max_batches):
+            until = now()
+            ids = [i for i in self.changes.orders.due(kind, until, self.batch) if i not in seen]
+            if only_past_expiry:  # reminders never sent (e.g. the schedule was down) must not keep stock forever
+                ids = [i for i in ids if self._past_expiry(i, until)]
+            if not ids:
+                break
+            for order_id in ids:
+                seen.add(order_id)
+                try:
+                    _, changed = self.changes.change(order_id, apply, release_stock=lambda order: release_stock)
+                except DomainError as error:
+                    log.info("%s for order %s skipped: %s", kind, order_id, error)
+                    continue
+                done += bool(changed)
+        return done
+
+    def _past_expiry(self, order_id: str, at: str) -> bool:
+        order = self.changes.orders.get(order_id)
+        return order is not None and (order.reserved_until or at) <= at
