@@ -48,6 +48,7 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         f"  API            {api}   (/health, /products, /openapi.json)",
         f"  AWS emulator   {env['aws_endpoint_url']}   (region {env['region']}, dummy keys)",
         f"  Stripe         {stripe}",
+        f"  Schedules      {_schedules(env.get('schedule_seconds'))}",
         f"  For scripts    {env_path}",
         "",
         f"Demo accounts (password {password}):",
@@ -71,3 +72,9 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _schedules(seconds: float | None) -> str:
+    if not seconds:
+        return "off (DEVSTACK_SCHEDULE_SECONDS=0)"
+    return f"payment reminders, expiry and refund retries every {seconds:g} s (DEVSTACK_SCHEDULE_SECONDS)"

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
+DEFAULT_SCHEDULE_SECONDS = 10.0
 DEFAULT_STRIPE_PORT = 12111
 LOCAL_STRIPE_KEY = "sk_test_devstack_local"
 CHALICE_STAGE = "dev"
@@ -71,6 +72,7 @@ class Options:
     stripe_port: int
     real_stripe: bool  # STRIPE_API_KEY is set: Stripe's test mode, no stand-in
     stripe_webhook_secret: str | None  # the shell's, used with Stripe's test mode (from `stripe listen`)
+    schedule_seconds: float = DEFAULT_SCHEDULE_SECONDS  # 0: schedules off
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Options:
@@ -91,7 +93,21 @@ class Options:
             )
         directory = state.state_dir(dict(environ))
         secret = environ.get("STRIPE_WEBHOOK_SECRET", "").strip() or None
-        return cls(api_port, aws_port, directory, not environ.get("DEVSTACK_DIR"), stripe_port, bool(key), secret)
+        raw_interval = environ.get("DEVSTACK_SCHEDULE_SECONDS", "").strip() or str(DEFAULT_SCHEDULE_SECONDS)
+        try:
+            schedule_seconds = float(raw_interval)
+        except ValueError:
+            raise StackError(f"DEVSTACK_SCHEDULE_SECONDS must be a number of seconds, not {raw_interval!r}.") from None
+        return cls(
+            api_port,
+            aws_port,
+            directory,
+            not environ.get("DEVSTACK_DIR"),
+            stripe_port,
+            bool(key),
+            secret,
+            max(schedule_seconds, 0.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,8 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
         payments.server.webhook_url = f"{api_url}/webhooks/stripe"
     else:
         print(_real_stripe_note(api_url, options), file=sys.stderr, flush=True)
-    env = _env_json(api_url, provisioned, payments)
+    _start_schedules(options.schedule_seconds, cleanup)
+    env = _env_json(api_url, provisioned, payments) | {"schedule_seconds": options.schedule_seconds}
     env_path = state.write_env(options.directory, env)
     cleanup.callback(env_path.unlink, missing_ok=True)  # the emulator keeps nothing: neither should env.json
     print(banner(env, env_path, default_dir=options.default_directory), flush=True)
@@ -190,6 +207,18 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
     while thread.is_alive():
         thread.join(timeout=1.0)  # SIGINT/SIGTERM raise Stopped here
     raise StackError("the API server stopped unexpectedly (see the error above).")
+
+
+def _start_schedules(interval: float, cleanup: ExitStack) -> None:
+    """Run the app's @app.schedule functions every ``interval`` seconds, as EventBridge would every minute."""
+    if interval <= 0:
+        return
+    from app import app
+    from devstack.scheduler import Scheduler
+
+    scheduler = Scheduler(app, interval, REGION)
+    scheduler.start()
+    cleanup.callback(scheduler.stop)
 
 
 def _already_running(lock: state.RunLock, options: Options) -> str:

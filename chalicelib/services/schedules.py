@@ -36,6 +36,8 @@ class PaymentSchedules:
             due = ledger.next_due(order)
             if due is None or due[0] != "reminder" or due[1] > at:
                 return False
+            if order.reserved_until and order.reserved_until <= at:
+                return False  # too late to remind: the expiry run takes it
             ledger.remind(order, ACTOR, at)
             return True
 
