@@ -2,7 +2,9 @@
 
 The stack is the test stack of ``tests/conftest.py``: moto on loopback (``devstack.emulator``),
 tables and a user pool from infra/ (``devstack.resources``), real Cognito ID tokens, and
-requests through ``devstack.gateway.VerifyingGateway``.
+requests through ``devstack.gateway.VerifyingGateway``. Stripe is wired as ``tests/conftest.py``'s
+``stripe_world`` wires it: the real SDK over an in-memory transport to ``devstack``'s stand-in
+(the transport is a trimmed copy of ``tests/stripe_transport.py``, so the bench never imports tests/).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ APP_ENV = {
     "AWS_REGION": REGION,
     "AWS_DEFAULT_REGION": REGION,
 }
+STRIPE_API_KEY = "sk_test_bench"
+STRIPE_WEBHOOK_SECRET = "whsec_bench_0123456789abcdef"
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
 
 
@@ -207,14 +211,14 @@ class Api:
         user: User | None = None,
         body: Any = None,
         headers: dict[str, str] | None = None,
+        raw: bytes | None = None,
     ) -> tuple[int, Any]:
-        """(status, parsed JSON body) of one request."""
+        """(status, parsed JSON body) of one request; ``raw`` is sent as is (with the given headers)."""
         from chalice.local import LocalGatewayException
 
         headers = dict(headers or {})
         if user is not None:
             headers["authorization"] = f"Bearer {user.token}"
-        raw = None
         if body is not None:
             raw = json.dumps(body, ensure_ascii=False).encode()
             headers["content-type"] = "application/json"
@@ -224,6 +228,88 @@ class Api:
             return error.CODE, json.loads(error.body)
         text = response.get("body")
         return response["statusCode"], json.loads(text) if text else None
+
+
+class StripeWorld:
+    """Stripe as the app sees it in the bench: the real SDK over an in-memory transport to a fresh stand-in.
+
+    ``events`` collects the events Stripe would send to the webhook after an API request
+    (a refund's ``refund.created`` and ``charge.refunded``); ``requests`` lists the SDK's requests.
+    """
+
+    def __init__(self) -> None:
+        from devstack.stripe_standin import StripeStandIn
+
+        self.standin = StripeStandIn()
+        self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []  # (method, path), in order
+        self.transport = _standin_transport(self)
+
+    def signed(self, event: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+        """The body and headers Stripe would POST to the webhook for ``event``."""
+        from devstack.stripe_standin import event_payload, sign
+
+        payload = event_payload(event)
+        headers = {
+            "stripe-signature": sign(payload, STRIPE_WEBHOOK_SECRET),
+            "content-type": "application/json; charset=utf-8",
+        }
+        return payload.encode(), headers
+
+
+def _standin_transport(world: StripeWorld) -> Any:
+    """A sync ``stripe.HTTPClient`` answering from ``world.standin`` (``tests/stripe_transport.py``, trimmed).
+
+    Built here, not at import, so that importing the bench does not import ``stripe``.
+    """
+    import io
+    import urllib.parse
+
+    import stripe
+
+    class StandInTransport(stripe.HTTPClient):
+        name = "stripe-standin"
+
+        def request(
+            self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None
+        ) -> tuple[str, int, dict[str, str]]:
+            parts = urllib.parse.urlsplit(url)
+            world.requests.append((method.upper(), parts.path))
+            response = world.standin.handle(
+                method, parts.path, query=parts.query, headers=headers or {}, body=post_data
+            )
+            world.events.extend(response.events)
+            return json.dumps(response.body), response.status, dict(response.headers)
+
+        def request_stream(
+            self, method: str, url: str, headers: Any, post_data: Any = None, *, _usage: Any = None
+        ) -> tuple[io.BytesIO, int, dict[str, str]]:
+            body, status, headers_out = self.request(method, url, headers, post_data)
+            return io.BytesIO(body.encode("utf-8")), status, headers_out
+
+        def close(self) -> None:
+            pass
+
+        def _sleep_time_seconds(self, num_retries: int) -> float:
+            return 0.0
+
+    return StandInTransport()
+
+
+@contextmanager
+def stripe_world() -> Iterator[StripeWorld]:
+    """Point the app's payment provider at a fresh stand-in (as ``tests/conftest.py``'s ``stripe_world``)."""
+    from chalicelib.adapters.stripe_gateway import StripeGateway
+    from chalicelib.entrypoints.http import wiring
+
+    world = StripeWorld()
+    gateway = StripeGateway(STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET, http_client=world.transport)
+    original = wiring.payment_provider
+    wiring.payment_provider = lambda: gateway
+    try:
+        yield world
+    finally:
+        wiring.payment_provider = original
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,28 @@
 """One cold path, timed in a fresh interpreter and printed as JSON (run by ``bench.cold_start``).
 
-``python bench/probe.py floor|app|first [SKU SUB]`` from the repo root. Only ``os`` (loaded at
-start-up anyway), ``sys`` and ``time`` are imported before the timer starts, so start-up is
+``python bench/probe.py floor|app|stripe|first [SKU SUB]`` from the repo root. Only ``os`` (loaded
+at start-up anyway), ``sys`` and ``time`` are imported before the timer starts, so start-up is
 excluded and nothing the measured imports need is loaded ahead of them.
 
-- floor: ``import boto3, pynamodb, chalice``
-- app:   ``import app``
-- first: ``import app``, then a first anonymous GET /products and a first signed-in
+- floor:  ``import boto3, pynamodb, chalice``
+- app:    ``import app``
+- stripe: ``import stripe``
+- first:  ``import app``, then a first anonymous GET /products and a first signed-in
   POST /orders handed straight to the Chalice app as API Gateway proxy events (the
   claims are what API Gateway's Cognito authorizer passes), then a second of each (warm).
+  Then more routes that move no money (GET /orders/{id}, cancelling an unpaid order),
+  noting after every step whether ``stripe`` is loaded; then a first POST
+  /orders/{id}/payments (card), timing the ``import stripe`` it makes, and WARM_PAYS more,
+  each on another order (warm: their median). Stripe is the stand-in the bench serves
+  over HTTP (``STRIPE_API_BASE`` and the keys are in the environment), reached through
+  the app's own wiring, as in the local stack.
 """
 
 import os
 import sys
 import time
+
+WARM_PAYS = 3  # warm payment requests after the first (each on its own order); their median is reported
 
 # Modules worth loading lazily: where each is first seen shows what a cold path pays for.
 HEAVY = (
@@ -24,6 +33,7 @@ HEAVY = (
     "jwt",
     "chalicelib.adapters.dynamo.models",
     "chalicelib.entrypoints.http.schemas",
+    "stripe",
 )
 
 
@@ -31,11 +41,15 @@ def loaded() -> list[str]:
     return [name for name in HEAVY if name in sys.modules]
 
 
-def event(method: str, path: str, body: object = None, claims: object = None) -> dict:
+def event(method: str, path: str, body: object = None, claims: object = None, order_id: str | None = None) -> dict:
+    """An API Gateway proxy event; with ``order_id``, ``path`` is a resource path with ``{order_id}`` in it."""
     import json
     import uuid
 
-    context: dict = {"resourcePath": path, "httpMethod": method, "path": f"/api{path}", "stage": "api"}
+    resource = path
+    if order_id is not None:
+        path = resource.replace("{order_id}", order_id)
+    context: dict = {"resourcePath": resource, "httpMethod": method, "path": f"/api{path}", "stage": "api"}
     context["requestId"] = uuid.uuid4().hex
     headers = {"accept": "application/json"}
     if claims is not None:
@@ -44,14 +58,14 @@ def event(method: str, path: str, body: object = None, claims: object = None) ->
     if body is not None:
         headers["content-type"] = "application/json"
     return {
-        "resource": path,
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
-        "pathParameters": None,
+        "pathParameters": None if order_id is None else {"order_id": order_id},
         "stageVariables": None,
         "requestContext": context,
         "body": None if body is None else json.dumps(body, ensure_ascii=False),
@@ -59,10 +73,49 @@ def event(method: str, path: str, body: object = None, claims: object = None) ->
     }
 
 
-def handle(chalice_app: object, request: dict, expected: int) -> None:
+def handle(chalice_app: object, request: dict, expected: int) -> dict:
+    """Send ``request``; its parsed JSON body (exits if the status is not ``expected``)."""
     response = chalice_app(request, None)  # type: ignore[operator]
     if response["statusCode"] != expected:
         raise SystemExit(f"{request['httpMethod']} {request['path']}: {response['statusCode']} {response['body']}")
+    import json
+
+    return json.loads(response["body"]) if response.get("body") else {}
+
+
+class FirstImport:
+    """Times the first import of ``package`` made inside the block (cumulative: with everything it imports).
+
+    It wraps ``builtins.__import__``, which every ``import`` statement calls; the
+    overhead is one Python call per import statement run inside the block.
+    """
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.seconds: float | None = None
+
+    def __enter__(self) -> "FirstImport":
+        import builtins
+
+        original = self._original = builtins.__import__
+
+        def timed(name, globals=None, locals=None, fromlist=(), level=0):
+            first = level == 0 and self.seconds is None and self.package not in sys.modules
+            if not first or name.partition(".")[0] != self.package:
+                return original(name, globals, locals, fromlist, level)
+            started = time.perf_counter()
+            try:
+                return original(name, globals, locals, fromlist, level)
+            finally:
+                self.seconds = time.perf_counter() - started
+
+        builtins.__import__ = timed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import builtins
+
+        builtins.__import__ = self._original
 
 
 def first_requests(sku: str, sub: str) -> dict:
@@ -79,13 +132,34 @@ def first_requests(sku: str, sub: str) -> dict:
     address = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
     body = {"items": [{"sku": sku, "quantity": 1}], "shipping_address": address}
     claims = {"sub": sub, "token_use": "id", "cognito:groups": []}
-    handle(app.app, event("POST", "/orders", body, claims), 201)
+    first_order = handle(app.app, event("POST", "/orders", body, claims), 201)["order_id"]
     posted = time.perf_counter()
     after_post = loaded()
+    stripe_at = {"import app": "stripe" in after_import, "first GET /products": "stripe" in after_get}
+    stripe_at["first POST /orders"] = "stripe" in after_post
     handle(app.app, event("GET", "/products"), 200)
     warm_got = time.perf_counter()
-    handle(app.app, event("POST", "/orders", body, claims), 201)
+    stripe_at["warm GET /products"] = "stripe" in sys.modules
+    second_order = handle(app.app, event("POST", "/orders", body, claims), 201)["order_id"]
     warm_posted = time.perf_counter()
+    stripe_at["warm POST /orders"] = "stripe" in sys.modules
+    handle(app.app, event("GET", "/orders/{order_id}", None, claims, first_order), 200)
+    stripe_at["GET /orders/{id}"] = "stripe" in sys.modules
+    handle(app.app, event("POST", "/orders/{order_id}/cancel", {"reason": "bench"}, claims, first_order), 200)
+    stripe_at["POST /orders/{id}/cancel (unpaid)"] = "stripe" in sys.modules
+    before_pay = loaded()
+    more_orders = [handle(app.app, event("POST", "/orders", body, claims), 201)["order_id"] for _ in range(WARM_PAYS)]
+    card = {"method": "card"}
+    with FirstImport("stripe") as stripe_import:
+        paying = time.perf_counter()
+        handle(app.app, event("POST", "/orders/{order_id}/payments", card, claims, second_order), 201)
+        paid = time.perf_counter()
+    after_pay = loaded()
+    warm_pays = []
+    for order_id in more_orders:
+        warm_paying = time.perf_counter()
+        handle(app.app, event("POST", "/orders/{order_id}/payments", card, claims, order_id), 201)
+        warm_pays.append(time.perf_counter() - warm_paying)
     return {
         "import_s": imported - start,
         "import_get_s": got - start,
@@ -95,6 +169,12 @@ def first_requests(sku: str, sub: str) -> dict:
         "loaded_after_import": after_import,
         "loaded_after_get": after_get,
         "loaded_after_post": after_post,
+        "first_pay_s": paid - paying,
+        "warm_pay_s": sorted(warm_pays)[len(warm_pays) // 2],
+        "stripe_import_in_pay_s": stripe_import.seconds,
+        "stripe_loaded_after": stripe_at,
+        "loaded_before_pay": before_pay,
+        "loaded_after_pay": after_pay,
     }
 
 
@@ -109,6 +189,8 @@ def main() -> None:
             import boto3  # noqa: F401
             import chalice  # noqa: F401
             import pynamodb  # noqa: F401
+        elif mode == "stripe":
+            import stripe  # noqa: F401
         else:
             import app  # noqa: F401
         result = {"import_s": time.perf_counter() - start, "loaded_after_import": loaded()}

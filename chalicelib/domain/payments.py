@@ -257,6 +257,8 @@ def confirm_offline(order, payment_id: str, amount: int, reference: str, actor: 
 
 def request_refund(order, amount: int, reason: str | None, refund_id: str, actor: str, at: str) -> list[Refund]:
     """Reserve a refund against what was paid (never more); online parts are then sent to the provider."""
+    if refund_id in order.refunds:  # the same request again (a retried write, a repeated Idempotency-Key)
+        return []
     lifecycle.apply(order.states, "refund")
     refundable = order.amount_paid - order.amount_refunded
     if amount > refundable:

@@ -51,10 +51,14 @@ class Changes:
         visible: Callable[[Order], bool] = lambda order: True,
         release_stock: Callable[[Order], bool] = lambda order: False,
         payment_refs: Callable[[Order], tuple[str, ...]] = lambda order: (),
+        read: Order | None = None,
     ) -> tuple[Order, T]:
-        """Apply ``apply(order, now)`` and write it, retrying on a concurrent write."""
+        """Apply ``apply(order, now)`` and write it, retrying on a concurrent write.
+
+        ``read`` is the order as the caller just read it, to save the first read.
+        """
         for attempt in range(WRITE_ATTEMPTS):
-            order = self.orders.get(order_id)
+            order = read if attempt == 0 and read is not None else self.orders.get(order_id)
             if order is None or not visible(order):
                 raise NotFound("No such order.", order_id=order_id)
             before, version, status = copy.deepcopy(order), order.version, order.status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ class PaymentService:
         from the order and method, so concurrent or repeated requests share one intent.
         """
         order = self._visible(principal, order_id)
-        probe, _ = ledger.start(order, method, principal.actor, self.changes.now())  # raises 409 if it cannot be paid
+        probe, _ = ledger.start(copy.deepcopy(order), method, principal.actor, self.changes.now())  # 409 if it can't
         intent = self._intent(order, probe) if method in ONLINE_METHODS else None
         extend = None if method in ONLINE_METHODS else iso(self.changes.clock() + self.offline_ttl)
 
@@ -59,6 +60,7 @@ class PaymentService:
             record,
             visible=lambda current: _may_see(principal, current),
             payment_refs=lambda current: (intent.provider_reference,) if intent else (),
+            read=order,
         )
         return StartedPayment(
             payment=payment,
@@ -82,15 +84,10 @@ class PaymentService:
     ) -> tuple[Order, list[Refund]]:
         """Reserve the refund in the ledger (never above what was paid), then send it to the provider."""
         refund_id = "rf_" + (hashlib.sha256(key.encode()).hexdigest()[:16] if key else uuid.uuid4().hex[:16])
-        order = self.changes.orders.get(order_id)
-        if order is None:
-            raise NotFound("No such order.", order_id=order_id)
-        if refund_id in order.refunds:  # the same Idempotency-Key again
-            return order, [r for rid, r in order.refunds.items() if rid.startswith(refund_id)]
         order, refunds = self.changes.change(
             order_id, lambda order, at: ledger.request_refund(order, amount, reason, refund_id, principal.actor, at)
-        )
-        order = self.changes.send_refunds(order, refunds)
+        )  # the same Idempotency-Key again reserves nothing more
+        order = self.changes.send_refunds(order, refunds) if refunds else order
         return order, [r for rid, r in order.refunds.items() if rid.startswith(refund_id)]
 
     def cancel(self, principal: Principal, order_id: str, reason: str | None) -> Order:
