@@ -11,6 +11,8 @@ from chalicelib.entrypoints.http.errors import reshape_chalice_error
 
 app = Chalice(app_name="orders-api")
 logging.getLogger("orders").setLevel(settings.log_level)
+for _library in ("botocore", "boto3", "pynamodb", "urllib3"):  # at DEBUG they log whole items: names, addresses
+    logging.getLogger(_library).setLevel(logging.WARNING)
 
 app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)

@@ -8,12 +8,16 @@ as plain JSON into the ledger's ``ProviderEvent``.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import stripe
 
 from chalicelib.domain.payments import HANDLED_EVENTS, ProviderEvent, ProviderRefund
 from chalicelib.services.ports import InvalidWebhook, ProviderError, ProviderIntent
+
+# At DEBUG the SDK logs whole responses, client secrets included: never below WARNING, whatever LOG_LEVEL says.
+logging.getLogger("stripe").setLevel(logging.WARNING)
 
 TOLERANCE_SECONDS = 300
 _PERMANENT = (

@@ -1,0 +1,490 @@
+"""Refunds, as the shop's staff and the customer see them (API.md, Payments and Orders: cancel).
+
+Every test goes through the HTTP API (verifying gateway, real Cognito tokens, real
+moto tables); Stripe is the in-memory stand-in reached by Stripe's own SDK over a
+fake transport, so each refund is checked both in our ledger (the order's
+``amount_refunded`` / ``payment_status`` / timeline) and where Stripe holds it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.entrypoints.http import wiring
+from devstack.stripe_standin import decode_form
+from tests.conftest import Reply
+
+SKU, PRICE, QUANTITY, STOCK = "TEE-RF", 5000, 2, 20
+TOTAL = PRICE * QUANTITY  # 10000 fen = 100.00 CNY
+REFUNDS_PATH = "/v1/refunds"
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One request the app's Stripe SDK sent, as the stand-in received it."""
+
+    method: str
+    path: str
+    idempotency_key: str | None
+    params: dict[str, Any]
+
+
+@pytest.fixture
+def sent(stripe_world, monkeypatch) -> list[Sent]:
+    """Every request that reached the Stripe stand-in (method, path, Idempotency-Key, decoded form)."""
+    requests: list[Sent] = []
+    standin = stripe_world.standin
+    original = standin.handle
+
+    def recording(method: str, path: str, *, query: str = "", headers=None, body=None):
+        lowered = {name.lower(): value for name, value in (headers or {}).items()}
+        text = body.decode() if isinstance(body, bytes) else body or ""
+        params = decode_form(text) if method.upper() == "POST" else {}
+        requests.append(Sent(method.upper(), path, lowered.get("idempotency-key"), params))
+        return original(method, path, query=query, headers=headers, body=body)
+
+    monkeypatch.setattr(standin, "handle", recording)
+    return requests
+
+
+def refund_requests(sent: list[Sent]) -> list[Sent]:
+    return [s for s in sent if (s.method, s.path) == ("POST", REFUNDS_PATH)]
+
+
+@dataclass(frozen=True)
+class Paid:
+    order_id: str
+    pi: str  # the Stripe PaymentIntent the customer paid
+
+    def charge(self, stripe_world) -> dict[str, Any]:
+        """The PaymentIntent's charge as Stripe holds it (amount_refunded, refunds)."""
+        standin = stripe_world.standin
+        return standin.get(standin.get(self.pi)["latest_charge"])
+
+
+@pytest.fixture
+def card_paid(api, seed, place, stripe_world, deliver) -> Paid:
+    """An order of "customer" for TOTAL CNY, paid by card: PaymentIntent created, succeeded, webhook delivered."""
+    seed(SKU, stock=STOCK, price=PRICE)
+    placed = place((SKU, QUANTITY), as_="customer")
+    assert placed.status == 201, placed.body
+    order_id = placed.body["order_id"]
+    started = api.post(f"/orders/{order_id}/payments", {"method": "card"}, as_="customer")
+    assert started.status == 201, started.body
+    pi = started.body["provider_reference"]
+    assert deliver(stripe_world.standin.succeed(pi)).status == 200
+    order = view(api, order_id)
+    assert (order["payment_status"], order["amount_paid"]) == ("paid", TOTAL)
+    return Paid(order_id, pi)
+
+
+def refund(api, order_id: str, amount: int, *, key: str | None = None, reason: str = "damaged item") -> Reply:
+    headers = {"idempotency-key": key} if key else None
+    return api.post(f"/staff/orders/{order_id}/refunds", {"amount": amount, "reason": reason}, as_="staff",
+                    headers=headers)  # fmt: skip
+
+
+def view(api, order_id: str) -> dict[str, Any]:
+    reply = api.get(f"/orders/{order_id}", as_="staff")
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+def types(order: dict[str, Any]) -> list[str]:
+    return [event["type"] for event in order["timeline"]]
+
+
+def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [event for event in order["timeline"] if event["type"] == kind]
+
+
+def money(order: dict[str, Any]) -> tuple[str, int, int]:
+    return order["payment_status"], order["amount_paid"], order["amount_refunded"]
+
+
+def stock_of(api) -> int:
+    return api.get(f"/products/{SKU}").body["stock_available"]
+
+
+def assert_error(reply: Reply, status: int, code: str) -> dict[str, Any]:
+    """The contract's one error shape; returns its details."""
+    assert reply.status == status, reply.body
+    assert set(reply.body) == {"error"}, reply.body
+    assert set(reply.error) == {"code", "message", "details"}, reply.body
+    assert reply.error["code"] == code, reply.body
+    assert isinstance(reply.error["message"], str) and reply.error["message"]
+    return reply.error["details"]
+
+
+def move_clock(monkeypatch, delta: timedelta) -> None:
+    """Payments, webhooks and schedules now see a clock ``delta`` ahead."""
+    monkeypatch.setattr(wiring.changes(), "clock", lambda: datetime.now(UTC) + delta)
+
+
+# --- card refunds --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "status"), [(TOTAL, "refunded"), (3000, "partially_refunded")], ids=["full", "partial"]
+)
+def test_a_card_refund_goes_to_stripe_once_and_the_order_follows(
+    api, stripe_world, deliver, sent, card_paid, amount, status
+):
+    """Staff refund an order paid by card: Stripe refunds that amount on the order's PaymentIntent (tagged with our
+    refund and order ids, sent with an idempotency key); the order shows what was refunded, and the refund's own
+    webhooks, however often they arrive, change nothing more."""
+    reply = refund(api, card_paid.order_id, amount)
+
+    assert reply.status == 201, reply.body
+    [made] = reply.body["refunds"]
+    assert (made["amount"], made["currency"], made["status"]) == (amount, "CNY", "succeeded")
+    assert made["reason"] == "damaged item" and made["automatic"] is False
+    re_id = made["provider_reference"]
+    assert re_id and re_id.startswith("re_")
+
+    [request] = refund_requests(sent)
+    assert request.idempotency_key, "the refund must be sent with an Idempotency-Key"
+    assert request.params["payment_intent"] == card_paid.pi
+    in_stripe = stripe_world.standin.get(re_id)
+    assert in_stripe["amount"] == amount and in_stripe["status"] == "succeeded"
+    assert in_stripe["metadata"] == {"order_id": card_paid.order_id, "refund_id": made["refund_id"]}
+    assert card_paid.charge(stripe_world)["amount_refunded"] == amount
+
+    order = view(api, card_paid.order_id)
+    assert reply.body["order"]["amount_refunded"] == amount
+    assert money(order) == (status, TOTAL, amount)
+    assert order["status"] == "confirmed"
+    [requested] = events_of(order, "refund_requested")
+    [issued] = events_of(order, "refund_issued")
+    assert requested["data"]["amount"] == issued["data"]["amount"] == amount
+    assert requested["actor"] == f"staff:{api.users['staff'].sub}"
+    assert issued["data"]["provider_reference"] == re_id
+    settled = view(api, card_paid.order_id)
+
+    events = stripe_world.standin.refund_events(re_id)
+    assert [event["type"] for event in events] == ["refund.created", "charge.refunded"]
+    for event in events + events[::-1]:
+        assert deliver(event).status == 200
+
+    order = view(api, card_paid.order_id)
+    assert money(order) == (status, TOTAL, amount)
+    assert order["refunds"] == settled["refunds"]
+    assert types(order).count("refund_issued") == 1
+    assert types(order).count("refund_requested") == 1
+    assert len(refund_requests(sent)) == 1
+
+
+def test_two_partial_refunds_add_up_and_their_webhooks_in_any_order_do_not_double_count(
+    api, stripe_world, deliver, card_paid
+):
+    """3000 then 7000 refunds the order in full; delivering both refunds' events, newest first, leaves it at
+    exactly 10000 refunded."""
+    first = refund(api, card_paid.order_id, 3000)
+    assert first.status == 201, first.body
+    assert money(first.body["order"]) == ("partially_refunded", TOTAL, 3000)
+    second = refund(api, card_paid.order_id, 7000)
+    assert second.status == 201, second.body
+    assert money(second.body["order"]) == ("refunded", TOTAL, TOTAL)
+
+    for reply in (second, first):
+        for event in stripe_world.standin.refund_events(reply.body["refunds"][0]["provider_reference"])[::-1]:
+            assert deliver(event).status == 200
+
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("refunded", TOTAL, TOTAL)
+    assert len(order["refunds"]) == 2
+    assert types(order).count("refund_issued") == 2
+    assert card_paid.charge(stripe_world)["amount_refunded"] == TOTAL
+
+
+@pytest.mark.parametrize("already", [0, 3000, TOTAL], ids=["nothing-refunded", "partly-refunded", "all-refunded"])
+def test_a_refund_above_what_is_left_is_refused_and_nothing_changes(api, stripe_world, card_paid, already):
+    """Asking for more than was paid and not yet refunded answers 409 refund_exceeds_paid with what was requested
+    and what can still be refunded; the order is unchanged and Stripe is not called."""
+    if already:
+        assert refund(api, card_paid.order_id, already).status == 201
+    before = view(api, card_paid.order_id)
+    calls = stripe_world.transport.count("POST", REFUNDS_PATH)
+    left = TOTAL - already
+
+    reply = refund(api, card_paid.order_id, left + 1)
+
+    if left:
+        details = assert_error(reply, 409, "refund_exceeds_paid")
+        assert details == {"requested": left + 1, "refundable": left}
+    else:  # nothing left to refund: the lifecycle refuses a refund of a refunded order (also a 409)
+        assert reply.status == 409, reply.body
+        assert reply.error["code"] in ("refund_exceeds_paid", "invalid_transition")
+    assert view(api, card_paid.order_id) == before
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == calls
+
+
+def test_an_unpaid_or_unknown_order_cannot_be_refunded(api, seed, place, stripe_world):
+    """Nothing was paid yet (a card payment still pending): 409 and no refund at Stripe; an order that does not
+    exist: 404."""
+    seed(SKU, stock=STOCK, price=PRICE)
+    order_id = place((SKU, QUANTITY)).body["order_id"]
+    assert api.post(f"/orders/{order_id}/payments", {"method": "card"}, as_="customer").status == 201
+    before = view(api, order_id)
+
+    assert_error(refund(api, order_id, 100), 409, "invalid_transition")
+    assert_error(refund(api, "f" * 32, 100), 404, "not_found")
+    assert view(api, order_id) == before
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 0
+
+
+def test_concurrent_refunds_never_refund_more_than_was_paid(api, stripe_world, card_paid):
+    """Ten staff members each refund 30% at the same moment: at most three succeed, the rest are refused, and
+    both our ledger and Stripe's charge show exactly what the successful ones refunded, never above the total."""
+    share = TOTAL * 30 // 100
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(lambda _: refund(api, card_paid.order_id, share), range(10)))
+
+    statuses = [reply.status for reply in replies]
+    assert set(statuses) <= {201, 409, 429}, [(r.status, r.body) for r in replies]
+    assert 1 <= statuses.count(201) <= 3
+    assert all(r.error["code"] == "refund_exceeds_paid" for r in replies if r.status == 409)
+    refunded = statuses.count(201) * share
+    order = view(api, card_paid.order_id)
+    assert order["amount_refunded"] == refunded <= TOTAL
+    assert card_paid.charge(stripe_world)["amount_refunded"] == refunded
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == statuses.count(201)
+    assert [r["status"] for r in order["refunds"]] == ["succeeded"] * statuses.count(201)
+
+
+def test_the_same_idempotency_key_twice_refunds_once(api, stripe_world, card_paid):
+    """Staff's client retries a refund with the same Idempotency-Key: the same refund comes back, nothing more is
+    refunded, in our ledger or at Stripe."""
+    first = refund(api, card_paid.order_id, 2500, key="refund-ticket-77")
+    again = refund(api, card_paid.order_id, 2500, key="refund-ticket-77")
+
+    assert first.status == 201 and again.status in (200, 201), (first.body, again.body)
+    assert again.body["refunds"] == first.body["refunds"]
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("partially_refunded", TOTAL, 2500)
+    assert len(order["refunds"]) == 1
+    assert types(order).count("refund_requested") == 1
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 1
+    assert card_paid.charge(stripe_world)["amount_refunded"] == 2500
+
+
+@pytest.mark.parametrize("amount", [2500, TOTAL], ids=["partial", "full"])
+def test_the_same_idempotency_key_sent_concurrently_refunds_once(api, stripe_world, card_paid, amount):
+    """A client that fires the same refund (same Idempotency-Key) five times at once gets the same refund back
+    each time; Stripe and the ledger hold one refund, and the timeline records it once."""
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        replies = list(pool.map(lambda _: refund(api, card_paid.order_id, amount, key="double-submit"), range(5)))
+
+    assert all(reply.status in (200, 201) for reply in replies), [(r.status, r.body) for r in replies]
+    assert len({reply.body["refunds"][0]["refund_id"] for reply in replies}) == 1
+    order = view(api, card_paid.order_id)
+    assert order["amount_refunded"] == amount
+    assert len(order["refunds"]) == 1
+    assert card_paid.charge(stripe_world)["amount_refunded"] == amount
+    assert len(card_paid.charge(stripe_world)["refunds"]["data"]) == 1
+    assert types(order).count("refund_requested") == 1
+    assert types(order).count("refund_issued") == 1
+
+
+# --- Stripe unavailable or refusing --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("processed", [False, True], ids=["lost-request", "lost-answer"])
+def test_a_refund_during_a_stripe_outage_is_kept_reserved_and_sent_once_later(
+    api, stripe_world, card_paid, monkeypatch, processed
+):
+    """Stripe fails through every SDK retry: the refund stays 'requested' and its amount stays reserved (nobody can
+    over-refund meanwhile). The retry schedule, once the retry delay has passed, sends it; Stripe then holds
+    exactly one refund, even when it had carried out the first request and only its answer was lost."""
+    transport = stripe_world.transport
+    transport.fail_next(REFUNDS_PATH, times=3, status=500, processed=processed)
+
+    reply = refund(api, card_paid.order_id, 4000)
+
+    assert reply.status == 201, reply.body
+    [made] = reply.body["refunds"]
+    assert made["status"] == "requested" and made["provider_reference"] is None
+    assert transport.count("POST", REFUNDS_PATH) == 3
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("partially_refunded", TOTAL, 4000)
+    assert types(order)[-1] == "refund_requested"
+    over = refund(api, card_paid.order_id, TOTAL - 4000 + 1)
+    assert assert_error(over, 409, "refund_exceeds_paid")["refundable"] == TOTAL - 4000
+
+    assert wiring.schedules().retry_refunds() == 0  # too early: the request may still be on its way
+    assert transport.count("POST", REFUNDS_PATH) == 3
+
+    move_clock(monkeypatch, timedelta(minutes=2))
+    assert wiring.schedules().retry_refunds() == 1
+    assert wiring.schedules().retry_refunds() == 0
+
+    assert transport.count("POST", REFUNDS_PATH) == 4
+    charge = card_paid.charge(stripe_world)
+    assert charge["amount_refunded"] == 4000
+    assert len(charge["refunds"]["data"]) == 1
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("partially_refunded", TOTAL, 4000)
+    [settled] = order["refunds"]
+    assert settled["status"] == "succeeded"
+    assert settled["provider_reference"] == charge["refunds"]["data"][0]["id"]
+    assert types(order).count("refund_issued") == 1
+
+
+def test_a_refund_stripe_refuses_fails_releases_the_amount_and_answers_502(api, stripe_world, card_paid):
+    """Stripe refuses the refund outright (400): staff get 502 payment_provider_error, the refund is recorded as
+    failed, nothing counts as refunded, and the full amount can be refunded afterwards."""
+    stripe_world.transport.fail_next(REFUNDS_PATH, times=1, status=400)
+
+    reply = refund(api, card_paid.order_id, 6000)
+
+    assert_error(reply, 502, "payment_provider_error")
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 1  # a refusal is not retried
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("paid", TOTAL, 0)
+    [failed] = order["refunds"]
+    assert (failed["amount"], failed["status"]) == (6000, "failed")
+    assert events_of(order, "refund_failed")
+    assert card_paid.charge(stripe_world)["amount_refunded"] == 0
+
+    again = refund(api, card_paid.order_id, TOTAL)
+    assert again.status == 201, again.body
+    assert money(view(api, card_paid.order_id)) == ("refunded", TOTAL, TOTAL)
+    assert card_paid.charge(stripe_world)["amount_refunded"] == TOTAL
+
+
+def test_a_refund_of_a_disputed_charge_is_refused_by_stripe_and_not_counted(api, stripe_world, card_paid):
+    """Stripe will not refund a charged-back payment: 502, and the order does not claim a refund it never got."""
+    stripe_world.standin.dispute(card_paid.pi)
+
+    reply = refund(api, card_paid.order_id, 1000)
+
+    assert_error(reply, 502, "payment_provider_error")
+    order = view(api, card_paid.order_id)
+    assert money(order) == ("paid", TOTAL, 0)
+    assert [r["status"] for r in order["refunds"]] == ["failed"]
+
+
+# --- offline payments ----------------------------------------------------------------------------------------------
+
+
+def test_an_offline_payment_is_refunded_by_hand_at_once_without_stripe(api, seed, place, stripe_world):
+    """An order paid by bank transfer: the refund is recorded as a manual one, done at once (staff pay it back
+    themselves); Stripe is never called."""
+    seed(SKU, stock=STOCK, price=PRICE)
+    order_id = place((SKU, QUANTITY)).body["order_id"]
+    payment_id = api.post(f"/orders/{order_id}/payments", {"method": "bank_transfer"}, as_="customer").body[
+        "payment_id"
+    ]
+    confirmed = api.post(f"/staff/orders/{order_id}/payments/{payment_id}/confirm",
+                         {"amount": TOTAL, "reference": "ICBC-1"}, as_="staff")  # fmt: skip
+    assert confirmed.status == 200, confirmed.body
+
+    reply = refund(api, order_id, 1500)
+
+    assert reply.status == 201, reply.body
+    [made] = reply.body["refunds"]
+    assert (made["amount"], made["status"], made["provider_reference"]) == (1500, "succeeded", None)
+    order = view(api, order_id)
+    assert money(order) == ("partially_refunded", TOTAL, 1500)
+    [issued] = events_of(order, "refund_issued")
+    assert issued["data"]["manual"] is True and issued["data"]["amount"] == 1500
+    assert "refund_requested" not in types(order)
+    assert sum(stripe_world.transport.calls.values()) == 0
+
+
+# --- cancelling a paid order ---------------------------------------------------------------------------------------
+
+
+def test_cancelling_a_paid_order_refunds_it_in_full_and_releases_the_stock(api, stripe_world, sent, card_paid):
+    """The customer cancels a paid order before shipment: it is cancelled, its stock is back on sale, and the whole
+    payment goes back to the card at Stripe."""
+    assert stock_of(api) == STOCK - QUANTITY
+
+    reply = api.post(f"/orders/{card_paid.order_id}/cancel", {"reason": "ordered by mistake"}, as_="customer")
+
+    assert reply.status == 200, reply.body
+    assert reply.body["status"] == "cancelled"
+    assert stock_of(api) == STOCK
+    order = view(api, card_paid.order_id)
+    assert order["status"] == "cancelled"
+    assert money(order) == ("refunded", TOTAL, TOTAL)
+    [request] = refund_requests(sent)
+    assert request.params["amount"] == str(TOTAL) and request.idempotency_key
+    assert request.params["metadata"]["order_id"] == card_paid.order_id
+    charge = card_paid.charge(stripe_world)
+    assert charge["amount_refunded"] == TOTAL and charge["refunded"] is True
+    assert [r["status"] for r in order["refunds"]] == ["succeeded"]
+    assert {"order_cancelled", "refund_requested", "refund_issued"} <= set(types(order))
+
+
+def test_cancelling_a_partly_refunded_order_refunds_only_the_rest(api, stripe_world, sent, card_paid):
+    """After a 3000 refund, cancelling sends Stripe only the 7000 left; the order ends refunded at exactly 10000."""
+    assert refund(api, card_paid.order_id, 3000).status == 201
+
+    reply = api.post(f"/orders/{card_paid.order_id}/cancel", as_="customer")
+
+    assert reply.status == 200, reply.body
+    assert [r.params["amount"] for r in refund_requests(sent)] == ["3000", "7000"]
+    order = view(api, card_paid.order_id)
+    assert (order["status"], *money(order)) == ("cancelled", "refunded", TOTAL, TOTAL)
+    assert card_paid.charge(stripe_world)["amount_refunded"] == TOTAL
+    assert stock_of(api) == STOCK
+
+
+def test_cancelling_a_paid_order_while_stripe_is_down_refunds_it_later(api, stripe_world, card_paid, monkeypatch):
+    """Cancelling still works when Stripe is unreachable: the order is cancelled at once, the refund waits, and the
+    retry schedule sends it once Stripe is back."""
+    stripe_world.transport.fail_next(REFUNDS_PATH, times=3, status=503)
+
+    reply = api.post(f"/orders/{card_paid.order_id}/cancel", as_="customer")
+
+    assert reply.status == 200, reply.body
+    order = view(api, card_paid.order_id)
+    assert order["status"] == "cancelled" and stock_of(api) == STOCK
+    assert [r["status"] for r in order["refunds"]] == ["requested"]
+    assert card_paid.charge(stripe_world)["amount_refunded"] == 0
+
+    move_clock(monkeypatch, timedelta(minutes=2))
+    assert wiring.schedules().retry_refunds() == 1
+
+    assert card_paid.charge(stripe_world)["amount_refunded"] == TOTAL
+    assert money(view(api, card_paid.order_id)) == ("refunded", TOTAL, TOTAL)
+
+
+# --- cost of webhooks ----------------------------------------------------------------------------------------------
+
+
+def test_dynamodb_calls_per_webhook_event(api, seed, place, stripe_world, deliver, dynamodb_calls):
+    """A payment event costs one Query and one TransactWriteItems. A charge.refunded event carries no order id
+    (Stripe does not copy the PaymentIntent's metadata to its charge), so it costs one GetItem more to find the
+    order from the PaymentIntent."""
+    seed(SKU, stock=STOCK, price=PRICE)
+    order_id = place((SKU, QUANTITY)).body["order_id"]
+    pi = api.post(f"/orders/{order_id}/payments", {"method": "card"}, as_="customer").body["provider_reference"]
+
+    dynamodb_calls.clear()
+    assert deliver(stripe_world.standin.succeed(pi)).body == {"received": True, "result": "applied"}
+    succeeded = list(dynamodb_calls)
+
+    re_id = refund(api, order_id, 1000, key=str(uuid.uuid4())).body["refunds"][0]["provider_reference"]
+    created, charge_refunded = stripe_world.standin.refund_events(re_id)
+    dynamodb_calls.clear()
+    assert deliver(charge_refunded).body["result"] == "applied"
+    refunded = list(dynamodb_calls)
+    dynamodb_calls.clear()
+    assert deliver(created).body["result"] == "applied"
+    refund_created = list(dynamodb_calls)
+
+    assert succeeded == ["Query", "TransactWriteItems"]
+    assert refunded == ["GetItem", "Query", "TransactWriteItems"]
+    assert refund_created == ["Query", "TransactWriteItems"]
