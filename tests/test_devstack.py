@@ -35,6 +35,7 @@ ENV_KEYS = {
     "user_pool_id",
     "user_pool_client_id",
     "stripe_webhook_secret",
+    "schedule_seconds",
     "stripe_api_base",
     "queues",
     "topics",

@@ -159,14 +159,21 @@ def settle(order) -> None:
 
 
 def next_due(order) -> tuple[str, str] | None:
-    """What a schedule must do next for this order, and from when: the sparse index's key."""
+    """Reminder or refund work a schedule must do for this order, and from when (the ``payment-due`` index key)."""
     if any(r.status == "requested" for r in order.refunds.values()):
         return "refund_retry", order.updated_at
-    if order.status == "confirmed" and order.payment_status in lifecycle.UNPAID and order.reserved_until:
-        if not order.reminded:
-            return "reminder", _halfway(order.created_at, order.reserved_until)
-        return "expiry", order.reserved_until
+    if unpaid(order) and not order.reminded:
+        return "reminder", _halfway(order.created_at, order.reserved_until)
     return None
+
+
+def expiry_due(order) -> str | None:
+    """When this unpaid order expires (the ``payment-expiry`` index key), or None once nothing can expire it."""
+    return order.reserved_until if unpaid(order) else None
+
+
+def unpaid(order) -> bool:
+    return order.status == "confirmed" and order.payment_status in lifecycle.UNPAID and bool(order.reserved_until)
 
 
 def _halfway(start: str, end: str) -> str:

@@ -1,6 +1,7 @@
 """What the schedules do: remind unpaid orders, expire them, finish refunds the provider did not take.
 
-Each finds its orders through the sparse ``payment-due`` index (never a Scan) and
+Each finds its orders through a sparse index (``payment-due`` for reminders and
+refund retries, ``payment-expiry`` for unpaid orders; never a Scan) and
 re-checks every order on a consistent read before changing it, so overlapping or
 repeated runs do each thing once.
 """
@@ -48,8 +49,8 @@ class PaymentSchedules:
         cancelled: list[str] = []
 
         def expire(order: Order, at: str) -> bool:
-            due = ledger.next_due(order)
-            if due is None or due[0] not in ("reminder", "expiry") or (order.reserved_until or at) > at:
+            deadline = ledger.expiry_due(order)
+            if deadline is None or deadline > at:
                 return False
             pending = [p.provider_reference for p in order.payments.values() if p.status == "pending"]
             ledger.expire(order, ACTOR, at)
@@ -57,7 +58,6 @@ class PaymentSchedules:
             return True
 
         count = self._sweep("expiry", self.changes.now, expire, release_stock=True)
-        count += self._sweep("reminder", self.changes.now, expire, release_stock=True, only_past_expiry=True)
         for reference in cancelled:  # best effort: a late payment is refunded anyway
             try:
                 self.changes.provider().cancel_intent(reference)
@@ -85,15 +85,12 @@ class PaymentSchedules:
         now: Callable[[], str],
         apply: Callable[[Order, str], bool],
         release_stock: bool = False,
-        only_past_expiry: bool = False,
     ) -> int:
         done = 0
         seen: set[str] = set()
         for _ in range(self.max_batches):
             until = now()
             ids = [i for i in self.changes.orders.due(kind, until, self.batch) if i not in seen]
-            if only_past_expiry:  # reminders never sent (e.g. the schedule was down) must not keep stock forever
-                ids = [i for i in ids if self._past_expiry(i, until)]
             if not ids:
                 break
             for order_id in ids:
@@ -105,7 +102,3 @@ class PaymentSchedules:
                     continue
                 done += bool(changed)
         return done
-
-    def _past_expiry(self, order_id: str, at: str) -> bool:
-        order = self.changes.orders.get(order_id)
-        return order is not None and (order.reserved_until or at) <= at

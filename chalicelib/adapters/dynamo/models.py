@@ -12,7 +12,8 @@ with its timeline and what it has seen. Idempotency records, order-number
 counters and PaymentIntent → order links (``PAYREF#<id>``) live beside them.
 
 The header carries ``due_kind``/``due_at`` only while a schedule has work for it
-(a reminder, an expiry, a refund to retry): the sparse ``payment-due`` index is
+(a reminder to send, a refund to retry) and ``expiry_kind``/``expiry_at`` only
+while it is unpaid: the sparse ``payment-due`` and ``payment-expiry`` indexes are
 what the schedules Query, never a Scan.
 """
 
@@ -145,11 +146,14 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     reminded = BooleanAttribute(default=False)
     due_kind = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
+    expiry_kind = UnicodeAttribute(null=True)
+    expiry_at = UnicodeAttribute(null=True)
 
     by_customer = _gsi("customer-created", "customer_id", "created_at", UnicodeAttribute)
     by_status = _gsi("status-created", "status", "created_at", UnicodeAttribute)
     all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
     payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
+    payment_expiry = _gsi("payment-expiry", "expiry_kind", "expiry_at", UnicodeAttribute)
 
 
 class EventRecord(OrdersTableItem, discriminator="event"):

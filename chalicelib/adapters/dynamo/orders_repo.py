@@ -68,9 +68,16 @@ class OrdersRepository:
             return None
 
     def due(self, kind: str, until: str, limit: int) -> list[str]:
-        """Ids of orders with ``kind`` work due by ``until``, oldest first: one Query of the sparse index."""
-        results = OrderRecord.payment_due.query(kind, OrderRecord.due_at <= until, limit=limit, page_size=limit)
-        return [record.order_id for record in results]
+        """Ids of orders with ``kind`` work (reminder, refund_retry, expiry) due by ``until``, oldest first.
+
+        One Query of a sparse index (``payment-expiry`` for expiry, else ``payment-due``).
+        """
+        if kind == "expiry":
+            index, condition = OrderRecord.payment_expiry, OrderRecord.expiry_at <= until
+            kind = "unpaid"
+        else:
+            index, condition = OrderRecord.payment_due, OrderRecord.due_at <= until
+        return [record.order_id for record in index.query(kind, condition, limit=limit, page_size=limit)]
 
     def list_for_customer(self, customer_id: str, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
         return query_page(
@@ -222,7 +229,7 @@ def _idempotency_pk(customer_id: str, key: str) -> str:
 
 
 def to_record(order: Order) -> OrderRecord:
-    due = ledger.next_due(order)
+    due, expires = ledger.next_due(order), ledger.expiry_due(order)
     return OrderRecord(
         order_pk(order.order_id),
         ORDER_SK,
@@ -256,6 +263,8 @@ def to_record(order: Order) -> OrderRecord:
         reminded=order.reminded,
         due_kind=due[0] if due else None,
         due_at=due[1] if due else None,
+        expiry_kind="unpaid" if expires else None,
+        expiry_at=expires,
     )
 
 
