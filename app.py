@@ -5,7 +5,7 @@ import logging
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.entrypoints import schedules
+from chalicelib.entrypoints import events, schedules
 from chalicelib.entrypoints.http import catalogue, orders, payments, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 
@@ -19,6 +19,7 @@ app.register_blueprint(catalogue.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
 app.register_blueprint(schedules.api)
+app.register_blueprint(events.api)
 
 
 @app.middleware("http")

@@ -21,6 +21,10 @@ class Settings:
     bank_details: dict[str, str]
     stripe_api_base: str | None
     stripe_secrets_parameter: str | None  # in AWS: SSM path holding api_key and webhook_secret
+    staff_topic_arn: str = ""
+    customer_topic_arn: str = ""
+    fulfilment_requests_queue_url: str = ""
+    fulfilment_max_receives: int = 5  # the fulfilment-updates queue's maxReceiveCount
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
 
@@ -55,6 +59,10 @@ def load() -> Settings:
         },
         stripe_api_base=os.environ.get("STRIPE_API_BASE") or None,
         stripe_secrets_parameter=os.environ.get("STRIPE_SECRETS_PARAMETER") or None,
+        staff_topic_arn=os.environ.get("STAFF_TOPIC_ARN", ""),
+        customer_topic_arn=os.environ.get("CUSTOMER_TOPIC_ARN", ""),
+        fulfilment_requests_queue_url=os.environ.get("FULFILMENT_REQUESTS_QUEUE_URL", ""),
+        fulfilment_max_receives=_int("FULFILMENT_MAX_RECEIVES", 5),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
     )

@@ -40,6 +40,58 @@ def create_tables(dynamodb, names: dict[str, str] | None = None) -> dict[str, st
     return names
 
 
+LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json use
+    "FulfilmentRequestsQueue": "fulfilment-requests",
+    "FulfilmentRequestsDLQ": "fulfilment-requests-dlq",
+    "FulfilmentUpdatesQueue": "fulfilment-updates",
+    "FulfilmentUpdatesDLQ": "fulfilment-updates-dlq",
+    "StaffTopic": "staff",
+    "CustomerTopic": "customer",
+}
+
+
+def create_messaging(
+    sqs, sns, *, visibility_timeout: int = 5, prefix: str = ""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The template's queues (dead-letter queues and redrive policies included) and topics.
+
+    Returns (queue name -> URL, topic name -> ARN). Locally the visibility timeout is
+    short, so retries and dead-lettering show within seconds, not minutes.
+    """
+    queues: dict[str, str] = {}
+    arns: dict[str, str] = {}
+    pending = dict(_resources("AWS::SQS::Queue"))
+    while pending:  # dead-letter queues first: a redrive policy names its queue's ARN
+        for logical, resource in list(pending.items()):
+            props = resource.get("Properties", {})
+            redrive = props.get("RedrivePolicy")
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] if redrive else None
+            if target and target not in arns:
+                continue
+            attributes = {"VisibilityTimeout": str(visibility_timeout if redrive or target else props.get(
+                "VisibilityTimeout", 30))}  # fmt: skip
+            if redrive:
+                attributes["RedrivePolicy"] = json.dumps(
+                    {"deadLetterTargetArn": arns[target], "maxReceiveCount": redrive["maxReceiveCount"]}
+                )
+            name = prefix + LOCAL_NAMES[logical]
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            arns[logical] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            queues[LOCAL_NAMES[logical]] = url
+            del pending[logical]
+    topics = {
+        LOCAL_NAMES[logical]: sns.create_topic(Name=prefix + LOCAL_NAMES[logical])["TopicArn"]
+        for logical in _resources("AWS::SNS::Topic")
+    }
+    return queues, topics
+
+
+def max_receives(logical: str = "FulfilmentUpdatesQueue") -> int:
+    return int(_resources("AWS::SQS::Queue")[logical]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+
+
 def delete_tables(dynamodb, names: dict[str, str]) -> None:
     for table in names.values():
         dynamodb.delete_table(TableName=table)

@@ -268,3 +268,82 @@ def dynamodb_calls(monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
     return calls
+
+
+@dataclass
+class EventWorld:
+    """The tables' streams, the queues and the topics of one test, and Lambda's part played by pumps."""
+
+    queues: dict[str, str]
+    topics: dict[str, str]
+    sqs: Any
+    staff: Any  # TopicTap: what staff were sent
+    customer: Any  # TopicTap: what customers were sent
+    orders_stream: Any  # StreamPump -> orders_stream handler
+    products_stream: Any  # StreamPump -> products_stream handler
+    updates: Any  # QueuePump -> fulfilment_updates handler
+
+    def pump(self) -> int:
+        """Deliver every committed change to the stream handlers (as Lambda would, shortly after)."""
+        return self.orders_stream.pump() + self.products_stream.pump()
+
+    def send_update(self, body: Any) -> str:
+        text = body if isinstance(body, str) else json.dumps(body)
+        return self.sqs.send_message(QueueUrl=self.queues["fulfilment-updates"], MessageBody=text)["MessageId"]
+
+    def messages(self, queue: str) -> list[dict[str, Any]]:
+        """Read (and delete) what is in a queue now; bodies parsed when JSON."""
+        found = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.queues[queue], MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return found
+            for message in got:
+                try:
+                    found.append(json.loads(message["Body"]))
+                except ValueError:
+                    found.append(message["Body"])
+                self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def event_world(stack, tables, monkeypatch) -> EventWorld:
+    """Queues and topics made from infra/ (1 s visibility timeout), wired into the app's dispatcher."""
+    from app import app
+    from chalicelib.adapters.dynamo.markers_repo import SentMarkersRepository
+    from chalicelib.adapters.messaging import SnsNotifier, SqsFulfilmentRequests
+    from chalicelib.entrypoints.http import wiring
+    from chalicelib.services.notify import EventDispatcher
+    from devstack.events import QueuePump, StreamPump, TopicTap, call
+
+    sqs = boto3.client("sqs", endpoint_url=stack.endpoint)
+    sns = boto3.client("sns", endpoint_url=stack.endpoint)
+    streams = boto3.client("dynamodbstreams", endpoint_url=stack.endpoint)
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=1, prefix=prefix)
+    notifier = SnsNotifier(topics["staff"], topics["customer"], client=sns)
+    dispatcher = EventDispatcher(
+        orders=wiring.orders_repo(),
+        notifier=notifier,
+        fulfilment_requests=SqsFulfilmentRequests(queues["fulfilment-requests"], client=sqs),
+        markers=SentMarkersRepository(),
+    )
+    monkeypatch.setattr(wiring, "dispatcher", lambda: dispatcher)
+    monkeypatch.setattr(wiring, "notifier", lambda: notifier)
+
+    def stream_of(table: str) -> str:
+        return stack.dynamodb.describe_table(TableName=tables[table])["Table"]["LatestStreamArn"]
+
+    handlers = app.handler_map
+    return EventWorld(
+        queues=queues,
+        topics=topics,
+        sqs=sqs,
+        staff=TopicTap(sqs, sns, topics["staff"], f"{prefix}staff-tap"),
+        customer=TopicTap(sqs, sns, topics["customer"], f"{prefix}customer-tap"),
+        orders_stream=StreamPump(streams, stream_of("OrdersTable"), call(handlers["orders_stream"]), stack.region),
+        products_stream=StreamPump(
+            streams, stream_of("ProductsTable"), call(handlers["products_stream"]), stack.region
+        ),
+        updates=QueuePump(sqs, queues["fulfilment-updates"], call(handlers["fulfilment_updates"]), stack.region),
+    )

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.catalogue import Product
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
 from chalicelib.domain.payments import ProviderEvent, ProviderRefund
 
@@ -85,10 +86,13 @@ class OrdersRepo(Protocol):
         expected_version: int,
         stock: list[StockChange],
         *,
-        applied_event: tuple[str, str] | None = None,
+        applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
     ) -> None: ...
-    def get_with_applied(self, order_id: str) -> tuple[Order | None, set[str]]: ...
+    def get_with_applied(self, order_id: str) -> tuple[Order | None, set[str]]:
+        """The order and the markers (``STRIPE#<id>``, ``FULFIL#<id>``) of outside events applied to it."""
+        ...
+
     def order_for_payment(self, provider_reference: str) -> str | None: ...
     def due(self, kind: str, until: str, limit: int) -> list[str]: ...
 
@@ -126,3 +130,16 @@ class PaymentProvider(Protocol):
         self, *, provider_reference: str, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> ProviderRefund: ...
     def parse_event(self, payload: bytes, signature: str | None) -> ProviderEvent | None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, notification: Notification) -> None: ...
+
+
+class FulfilmentRequests(Protocol):
+    def send(self, message: dict, dedupe_key: str) -> None: ...
+
+
+class SentMarkers(Protocol):
+    def sent(self, key: str) -> set[str]: ...
+    def mark(self, key: str, target: str) -> None: ...

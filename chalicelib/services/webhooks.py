@@ -38,7 +38,7 @@ class StripeWebhooks:
             if order is None:
                 log.info("stripe event %s (%s) names unknown order %s", event.event_id, event.type, order_id)
                 return "unmatched"
-            if event.event_id in applied:
+            if f"STRIPE#{event.event_id}" in applied:
                 return "duplicate"
             version = order.version
             refunds = ledger.apply_event(order, event, self.changes.now())
@@ -46,7 +46,9 @@ class StripeWebhooks:
                 order.version += 1
             try:
                 links = (event.charge,) if event.charge and event.type == "payment_intent.succeeded" else ()
-                orders.save(order, version, [], applied_event=(event.event_id, event.type), payment_refs=links)
+                orders.save(
+                    order, version, [], applied_event=("STRIPE", event.event_id, event.type), payment_refs=links
+                )
                 break
             except WriteConflict:
                 self.changes.backoff(attempt)

@@ -7,7 +7,7 @@ the sparse sort indexes; an inactive product drops out of every listing.
 
 Orders: one item collection per order (``ORDER#<id>``): the header (``#ORDER``,
 holding the payment ledger), its timeline events (``EVT#<seq>``) and the provider
-events already applied to it (``STRIPE#<event id>``), so one Query reads an order
+events already applied to it (``STRIPE#<event id>``, ``FULFIL#<update id>``), so one Query reads an order
 with its timeline and what it has seen. Idempotency records, order-number
 counters and PaymentIntent → order links (``PAYREF#<id>``) live beside them.
 
@@ -27,6 +27,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -158,6 +159,8 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
 
 class EventRecord(OrdersTableItem, discriminator="event"):
     order_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute(null=True)  # so the stream can notify without reading the order
+    order_number = UnicodeAttribute(null=True)
     seq = NumberAttribute()
     at = UnicodeAttribute()
     type = UnicodeAttribute()
@@ -185,6 +188,13 @@ class PaymentRefRecord(OrdersTableItem, discriminator="payment_ref"):
     order_id = UnicodeAttribute()
 
 
+class SentRecord(OrdersTableItem, discriminator="sent"):
+    """Which side effects of one committed event were done (``NOTIFY#<event key>``), so redelivery skips them."""
+
+    sent = UnicodeSetAttribute(default=set)
+    expires_at = TTLAttribute(null=True)
+
+
 class CounterRecord(OrdersTableItem, discriminator="counter"):
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
@@ -201,8 +211,9 @@ def event_sk(seq: int) -> str:
     return f"EVT#{seq:06d}"
 
 
-def provider_event_sk(event_id: str) -> str:
-    return f"STRIPE#{event_id}"
+def applied_sk(source: str, event_id: str) -> str:
+    """The marker of an outside event applied to an order: ``STRIPE#<event id>``, ``FULFIL#<update id>``."""
+    return f"{source}#{event_id}"
 
 
 def payment_ref_pk(provider_reference: str) -> str:

@@ -23,10 +23,10 @@ from chalicelib.adapters.dynamo.models import (
     ProcessedEventRecord,
     ProductModel,
     RefundMap,
+    applied_sk,
     event_sk,
     order_pk,
     payment_ref_pk,
-    provider_event_sk,
 )
 from chalicelib.adapters.dynamo.pages import query_page
 from chalicelib.config import settings
@@ -57,7 +57,7 @@ class OrdersRepository:
             elif isinstance(item, EventRecord):
                 events.append(item)
             elif isinstance(item, ProcessedEventRecord):
-                applied.add(item.sk.removeprefix("STRIPE#"))
+                applied.add(item.sk)
         return (None if header is None else to_order(header, events)), applied
 
     def order_for_payment(self, provider_reference: str) -> str | None:
@@ -173,21 +173,22 @@ class OrdersRepository:
         expected_version: int,
         stock: list[StockChange],
         *,
-        applied_event: tuple[str, str] | None = None,
+        applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
     ) -> None:
         """Write the changed header and its new events, if nobody changed the order since it was read.
 
-        ``applied_event`` (id, type) marks a provider event as applied in the same transaction,
-        so it takes effect once; ``payment_refs`` link provider payments to this order.
+        ``applied_event`` (source, id, type) marks an outside event (a Stripe event, a fulfilment
+        update) as applied in the same transaction, so it takes effect once; ``payment_refs`` link
+        provider payments to this order.
         """
         puts = [(to_record(order), OrderRecord.version == expected_version)]
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
         if applied_event is not None:
             marker = ProcessedEventRecord(
                 order_pk(order.order_id),
-                provider_event_sk(applied_event[0]),
-                event_type=applied_event[1],
+                applied_sk(applied_event[0], applied_event[1]),
+                event_type=applied_event[2],
                 at=order.updated_at,
                 expires_at=datetime.fromtimestamp(time.time() + PROVIDER_EVENT_TTL_SECONDS, UTC),
             )
@@ -274,6 +275,8 @@ def event_records(order: Order) -> list[EventRecord]:
             order_pk(order.order_id),
             event_sk(event.seq),
             order_id=order.order_id,
+            customer_id=order.customer_id,
+            order_number=order.order_number,
             seq=event.seq,
             at=event.at,
             type=event.type,

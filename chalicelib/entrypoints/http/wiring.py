@@ -72,3 +72,39 @@ def schedules():
     from chalicelib.services.schedules import PaymentSchedules
 
     return PaymentSchedules(changes())
+
+
+@cache
+def fulfilment():
+    from chalicelib.services.fulfilment import FulfilmentService
+
+    return FulfilmentService(changes())
+
+
+@cache
+def notifier():
+    from chalicelib.adapters.messaging import SnsNotifier
+
+    return SnsNotifier(settings.staff_topic_arn, settings.customer_topic_arn)
+
+
+@cache
+def dispatcher():
+    from chalicelib.adapters.dynamo.markers_repo import SentMarkersRepository
+    from chalicelib.adapters.messaging import SqsFulfilmentRequests
+    from chalicelib.services.notify import EventDispatcher
+
+    return EventDispatcher(
+        orders=orders_repo(),
+        notifier=notifier(),
+        fulfilment_requests=SqsFulfilmentRequests(settings.fulfilment_requests_queue_url),
+        markers=SentMarkersRepository(),
+    )
+
+
+def dead_letter_alert(reason: str, body: str, message_id: str, receives: int) -> None:
+    """Tell staff a fulfilment update is about to be dead-lettered (its last attempt failed)."""
+    from chalicelib.domain.notifications import dead_letter
+    from chalicelib.domain.orders import iso
+
+    notifier().publish(dead_letter(reason, body, message_id, receives, iso(changes().clock())))

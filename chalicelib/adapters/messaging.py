@@ -1,0 +1,44 @@
+"""SNS notifications and the warehouse's SQS queue: the only code that publishes or sends messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.domain.notifications import CUSTOMER, Notification
+
+
+class SnsNotifier:
+    """Staff topic: attribute ``event_type``. Customer topic: ``customer_id`` and ``event_type``."""
+
+    def __init__(self, staff_topic_arn: str, customer_topic_arn: str, client: Any = None) -> None:
+        import boto3
+
+        self._topics = {"staff": staff_topic_arn, CUSTOMER: customer_topic_arn}
+        self._sns = client or boto3.client("sns")
+
+    def publish(self, notification: Notification) -> None:
+        attributes = {"event_type": {"DataType": "String", "StringValue": notification.event_type}}
+        if notification.customer_id:
+            attributes["customer_id"] = {"DataType": "String", "StringValue": notification.customer_id}
+        self._sns.publish(
+            TopicArn=self._topics[notification.audience],
+            Subject=notification.subject,
+            Message=json.dumps(notification.message, ensure_ascii=False, default=str),
+            MessageAttributes=attributes,
+        )
+
+
+class SqsFulfilmentRequests:
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        import boto3
+
+        self._url = queue_url
+        self._sqs = client or boto3.client("sqs")
+
+    def send(self, message: dict, dedupe_key: str) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._url,
+            MessageBody=json.dumps(message, ensure_ascii=False, default=str),
+            MessageAttributes={"order_id": {"DataType": "String", "StringValue": dedupe_key}},
+        )

@@ -1,0 +1,87 @@
+"""Handlers of events beside HTTP: the tables' streams and the warehouse's queue.
+
+Batches are processed with AWS Lambda Powertools' ``BatchProcessor``: a record that
+fails is reported in ``batchItemFailures`` (the packaged template turns on
+``ReportBatchItemFailures``) so it alone is retried, and the rest of its batch is not
+held back or lost. The stream ARNs and queue below are placeholders for Chalice;
+``infra/resources.json`` points the deployed event sources at the real ones.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.config import settings
+from chalicelib.entrypoints.http import wiring
+
+api = Blueprint(__name__)
+log = logging.getLogger("orders.events")
+
+ORDERS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/orders/stream/placeholder"
+PRODUCTS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/products/stream/placeholder"
+FULFILMENT_UPDATES = "fulfilment-updates"
+
+
+@api.on_dynamodb_record(
+    stream_arn=ORDERS_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="orders_stream"
+)
+def orders_stream(event) -> dict:
+    """New timeline events → staff and customer notifications, and fulfilment requests for paid orders."""
+    return _batch("DynamoDBStreams", event, _timeline_record)
+
+
+@api.on_dynamodb_record(
+    stream_arn=PRODUCTS_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="products_stream"
+)
+def products_stream(event) -> dict:
+    """A stock change that crosses a SKU's low-stock threshold → one ``low_stock`` staff notification."""
+    return _batch("DynamoDBStreams", event, _stock_record)
+
+
+@api.on_sqs_message(queue=FULFILMENT_UPDATES, batch_size=10, name="fulfilment_updates")
+def fulfilment_updates(event) -> dict:
+    """The warehouse's picked/packed/shipped/delivered/returned reports."""
+    return _batch("SQS", event, _fulfilment_message)
+
+
+def _batch(kind: str, event: Any, handler) -> dict:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    processor = BatchProcessor(event_type=getattr(EventType, kind), raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event.to_dict(), record_handler=handler, processor=processor)
+
+
+def _timeline_record(record) -> None:
+    from chalicelib.adapters.dynamo.streams import timeline_fact
+
+    fact = timeline_fact(record.raw_event)
+    if fact is not None:
+        sent = wiring.dispatcher().timeline_event(fact)
+        if sent:
+            log.info("order %s event %s (%s): sent %s", fact.order_id, fact.seq, fact.type, ", ".join(sent))
+
+
+def _stock_record(record) -> None:
+    from chalicelib.adapters.dynamo.streams import stock_change
+
+    change = stock_change(record.raw_event)
+    if change is not None:
+        wiring.dispatcher().stock_changed(**change)
+
+
+def _fulfilment_message(record) -> None:
+    from chalicelib.entrypoints.fulfilment_messages import parse_update
+
+    try:
+        update = parse_update(record.body)
+        result = wiring.fulfilment().apply(update)
+        log.info("fulfilment update %s for order %s: %s", update.update_id, update.order_id, result)
+    except Exception as error:
+        receives = int(record.attributes.approximate_receive_count or 1)
+        log.warning("fulfilment message %s failed (receive %d): %s", record.message_id, receives, error)
+        if receives >= settings.fulfilment_max_receives:
+            wiring.dead_letter_alert(repr(error), record.body, record.message_id, receives)
+        raise
