@@ -8,7 +8,8 @@ atomicity real DynamoDB has (and costs it concurrency real DynamoDB does not).
 
 moto also keeps every model object it ever creates, for its dashboard; as a
 transaction works on deep copies of its tables, that would keep a copy of the
-tables per order placed. The emulator turns the tracking off.
+tables per order placed. The emulator turns the tracking off, and applies
+transactions without copying tables (``devstack/transactions.py``).
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ _patched = False
 
 
 def make_faithful() -> None:
-    """Serialize DynamoDB requests and stop moto tracking its objects (once per process)."""
+    """Serialize DynamoDB requests, transact without table copies, stop object tracking (once per process)."""
     global _patched
     if _patched:
         return
     from moto.core.common_models import BaseModel
+    from moto.dynamodb.models import DynamoDBBackend
 
+    from devstack.transactions import transact_write_items
+
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     BaseModel.__new__ = staticmethod(lambda cls, *args, **kwargs: object.__new__(cls))  # type: ignore[method-assign]
     original = BaseResponse.call_action
 
