@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint package bench token pay clean
+.PHONY: run test lint package bench token pay ship requests clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ token: $(VENV)/.installed
 ## pay: play the customer paying ORDER on the running stack's Stripe stand-in (FAIL=1: the card is declined)
 pay: $(VENV)/.installed
 	@$(PY) -m devstack.pay $(ORDER) $(if $(FAIL),--fail)
+
+## ship: post a fulfilment update for ORDER to the running stack's fulfilment-updates queue, as the warehouse would
+##       (EVENT=picked|packed|shipped|delivered|returned, default shipped; CARRIER=..., TRACKING=... optional)
+ship: $(VENV)/.installed
+	@$(PY) -m devstack.warehouse ship $(ORDER) $(EVENT) $(if $(CARRIER),--carrier '$(CARRIER)') $(if $(TRACKING),--tracking '$(TRACKING)')
+
+## requests: take and print the fulfilment requests waiting for the warehouse (one JSON line each)
+requests: $(VENV)/.installed
+	@$(PY) -m devstack.warehouse requests
 
 clean:
 	rm -rf build .devstack .pytest_cache .ruff_cache

@@ -1,1 +1,1 @@
-"""The benchmark suite (``make bench``): cold start, DynamoDB calls per operation, throughput under contention."""
+"""The benchmark suite (``make bench``): cold start, DynamoDB calls per operation, update and event, throughput."""

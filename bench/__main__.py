@@ -12,7 +12,15 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 
-from bench import cold_start, dynamodb_calls, harness, payment_calls, throughput
+from bench import (
+    cold_start,
+    dynamodb_calls,
+    fulfilment_calls,
+    fulfilment_throughput,
+    harness,
+    payment_calls,
+    throughput,
+)
 
 REPORT = harness.ROOT / "build" / "bench.json"
 
@@ -24,7 +32,14 @@ def main() -> int:
     sections: list[harness.Section] = []
     print("Benchmarks: the app on a local emulator (moto on loopback), as in the test stack.\n", flush=True)
     with harness.local_stack() as stack:
-        for benchmark in (cold_start, dynamodb_calls, payment_calls, throughput):
+        for benchmark in (
+            cold_start,
+            dynamodb_calls,
+            payment_calls,
+            fulfilment_calls,
+            throughput,
+            fulfilment_throughput,
+        ):
             section_started = time.perf_counter()
             section = benchmark.run(stack)
             section.data["elapsed_s"] = time.perf_counter() - section_started

@@ -275,7 +275,7 @@ def run(stack: Stack) -> Section:
 
     section = Section(
         "throughput",
-        f"4. Throughput under contention ({THREADS} client threads, {len(HOT_SKUS)} hot SKUs, {ORDERS} orders each way)",
+        f"5. Throughput under contention ({THREADS} client threads, {len(HOT_SKUS)} hot SKUs, {ORDERS} orders each way)",
     )
     section.lines = [
         f"  HTTP API  POST /orders, 1 line:          {http_rate.summary('orders')}",

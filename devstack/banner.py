@@ -49,6 +49,7 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         f"  AWS emulator   {env['aws_endpoint_url']}   (region {env['region']}, dummy keys)",
         f"  Stripe         {stripe}",
         f"  Schedules      {_schedules(env.get('schedule_seconds'))}",
+        f"  Events         {_events(env.get('event_seconds'))}",
         f"  For scripts    {env_path}",
         "",
         f"Demo accounts (password {password}):",
@@ -70,8 +71,28 @@ def banner(env: dict[str, Any], env_path: Path, *, default_dir: bool) -> str:
         pay,
         f'  curl -s {api}/orders/<order_id> -H "Authorization: Bearer $TOKEN"',
         "",
+        "Fulfilment: paying an order sends it to the warehouse's queue; play the warehouse:",
+        *_aligned(
+            (f"{plain_make} requests", "(take and print the fulfilment requests waiting)"),
+            (f"{plain_make} ship ORDER=<order_id> [EVENT=shipped]", "(post a report to fulfilment-updates)"),
+        ),
+        "Staff and customer notifications are printed below as they are published.",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _aligned(*rows: tuple[str, str]) -> list[str]:
+    width = max(len(command) for command, _ in rows) + 3
+    return [f"  {command:<{width}}{note}" for command, note in rows]
+
+
+def _events(seconds: float | None) -> str:
+    if not seconds:
+        return "off (DEVSTACK_EVENT_SECONDS=0): streams and fulfilment-updates not consumed"
+    return (
+        f"orders and products stream handlers, fulfilment-updates consumer every {seconds:g} s (DEVSTACK_EVENT_SECONDS)"
+    )
 
 
 def _schedules(seconds: float | None) -> str:

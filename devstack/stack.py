@@ -1,11 +1,14 @@
 """``python -m devstack`` (``make run``): the whole local stack in one process.
 
 AWS emulated on 127.0.0.1 (moto), the tables and user pool made from the same
-definitions as infra/, four demo accounts, a demo catalogue, and the API behind
-a gateway that verifies Cognito tokens as API Gateway does, and a local stand-in
-for Stripe's API that posts signed webhooks to the API (unless STRIPE_API_KEY is
-set: then the app talks to Stripe's test mode). It writes env.json for scripts,
-refuses to start twice, and stops cleanly on Ctrl-C or SIGTERM.
+definitions as infra/ (queues and topics included), four demo accounts, a demo
+catalogue, and the API behind a gateway that verifies Cognito tokens as API
+Gateway does, and a local stand-in for Stripe's API that posts signed webhooks to
+the API (unless STRIPE_API_KEY is set: then the app talks to Stripe's test mode).
+Besides HTTP it runs what AWS would: the schedules, the orders and products stream
+handlers and the fulfilment-updates consumer, and it prints the staff and customer
+notifications as they are published. It writes env.json for scripts, refuses to
+start twice, and stops cleanly on Ctrl-C or SIGTERM.
 
 Only the standard library is imported up front: moto, boto3, chalice and the app
 are imported once the lock is held and the environment points at the emulator
@@ -17,13 +20,14 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import secrets
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,8 @@ HOST = "127.0.0.1"
 DEFAULT_API_PORT = 8000
 DEFAULT_AWS_PORT = 4566
 DEFAULT_SCHEDULE_SECONDS = 10.0
+DEFAULT_EVENT_SECONDS = 1.0
+QUEUE_VISIBILITY_SECONDS = 5  # the local queues' visibility timeout: a failed message is retried 5 s later
 DEFAULT_STRIPE_PORT = 12111
 LOCAL_STRIPE_KEY = "sk_test_devstack_local"
 CHALICE_STAGE = "dev"
@@ -73,6 +79,7 @@ class Options:
     real_stripe: bool  # STRIPE_API_KEY is set: Stripe's test mode, no stand-in
     stripe_webhook_secret: str | None  # the shell's, used with Stripe's test mode (from `stripe listen`)
     schedule_seconds: float = DEFAULT_SCHEDULE_SECONDS  # 0: schedules off
+    event_seconds: float = DEFAULT_EVENT_SECONDS  # 0: streams and queue not pumped, notifications not printed
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Options:
@@ -93,11 +100,6 @@ class Options:
             )
         directory = state.state_dir(dict(environ))
         secret = environ.get("STRIPE_WEBHOOK_SECRET", "").strip() or None
-        raw_interval = environ.get("DEVSTACK_SCHEDULE_SECONDS", "").strip() or str(DEFAULT_SCHEDULE_SECONDS)
-        try:
-            schedule_seconds = float(raw_interval)
-        except ValueError:
-            raise StackError(f"DEVSTACK_SCHEDULE_SECONDS must be a number of seconds, not {raw_interval!r}.") from None
         return cls(
             api_port,
             aws_port,
@@ -106,7 +108,8 @@ class Options:
             stripe_port,
             bool(key),
             secret,
-            max(schedule_seconds, 0.0),
+            _seconds(environ, "DEVSTACK_SCHEDULE_SECONDS", DEFAULT_SCHEDULE_SECONDS),
+            _seconds(environ, "DEVSTACK_EVENT_SECONDS", DEFAULT_EVENT_SECONDS),
         )
 
 
@@ -116,6 +119,8 @@ class Provisioned:
     tables: dict[str, str]  # logical name in infra/ -> table name
     user_pool_id: str
     client_id: str
+    queues: dict[str, str]  # name (fulfilment-updates, ...) -> URL
+    topics: dict[str, str]  # staff, customer -> ARN
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,17 @@ def _port(environ: Mapping[str, str], names: tuple[str, ...], default: int) -> i
                 raise StackError(f"{name}={raw!r} is not a port number (0-65535).")
             return int(raw)
     return default
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip() or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StackError(f"{name} must be a number of seconds, not {raw!r}.") from None
+    if not math.isfinite(value):
+        raise StackError(f"{name} must be a number of seconds, not {raw!r}.")
+    return max(value, 0.0)
 
 
 def _stop(signum: int, frame: Any) -> None:
@@ -199,7 +215,11 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
     else:
         print(_real_stripe_note(api_url, options), file=sys.stderr, flush=True)
     _start_schedules(options.schedule_seconds, cleanup)
-    env = _env_json(api_url, provisioned, payments) | {"schedule_seconds": options.schedule_seconds}
+    _start_events(options.event_seconds, provisioned, cleanup)
+    env = _env_json(api_url, provisioned, payments) | {
+        "schedule_seconds": options.schedule_seconds,
+        "event_seconds": options.event_seconds,
+    }
     env_path = state.write_env(options.directory, env)
     cleanup.callback(env_path.unlink, missing_ok=True)  # the emulator keeps nothing: neither should env.json
     print(banner(env, env_path, default_dir=options.default_directory), flush=True)
@@ -219,6 +239,109 @@ def _start_schedules(interval: float, cleanup: ExitStack) -> None:
     scheduler = Scheduler(app, interval, REGION)
     scheduler.start()
     cleanup.callback(scheduler.stop)
+
+
+def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack) -> None:
+    """Every ``interval`` seconds, what Lambda's event source mappings and SNS subscribers would do.
+
+    The orders and products streams go to the app's stream handlers, the fulfilment-updates
+    queue to its consumer (a failed message comes back after the queue's visibility timeout
+    and, past its maxReceiveCount, the emulator moves it to fulfilment-updates-dlq), and what
+    was published to the staff and customer topics is printed. fulfilment-requests is left
+    alone: it is the warehouse's queue.
+    """
+    if interval <= 0:
+        return
+    import boto3
+
+    from app import app
+    from chalicelib.entrypoints.http import wiring
+    from devstack.events import EventLoop, QueuePump, StreamPump, TopicTap, call
+    from devstack.notices import describe
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=provisioned.endpoint, region_name=REGION)
+
+    sqs, sns, dynamodb, streams = client("sqs"), client("sns"), client("dynamodb"), client("dynamodbstreams")
+    handlers = app.handler_map
+
+    def stream_of(logical: str) -> str:
+        return dynamodb.describe_table(TableName=provisioned.tables[logical])["Table"]["LatestStreamArn"]
+
+    def report(line: str) -> None:
+        print(line, flush=True)
+
+    orders = StreamPump(streams, stream_of("OrdersTable"), call(handlers["orders_stream"]), REGION)
+    products = StreamPump(streams, stream_of("ProductsTable"), call(handlers["products_stream"]), REGION)
+    updates = QueuePump(sqs, provisioned.queues["fulfilment-updates"], _consumer(handlers, report), REGION)
+    taps = {audience: TopicTap(sqs, sns, provisioned.topics[audience], f"devstack-{audience}-tap")
+            for audience in ("staff", "customer")}  # fmt: skip
+    dead_letters = DeadLetterWatch(sqs, provisioned.queues["fulfilment-updates-dlq"], "fulfilment-updates-dlq")
+    wiring.dispatcher()  # its AWS clients made here, on the main thread, before the loop uses them
+
+    def show_notifications() -> None:
+        for audience, tap in taps.items():
+            for published in tap.drain():
+                report(describe(audience, published))
+
+    def watch_dead_letters() -> None:
+        line = dead_letters.check()
+        if line:
+            report(line)
+
+    loop = EventLoop([orders.pump, products.pump, updates.pump, show_notifications, watch_dead_letters], interval)
+    loop.start()
+    cleanup.callback(loop.stop)
+
+
+def _consumer(handlers: Mapping[str, Any], report: Callable[[str], None]) -> Callable[[dict[str, Any], Any], Any]:
+    """The fulfilment-updates handler as Lambda calls it, saying which messages failed and what comes next."""
+    from devstack.events import call
+
+    handler, limit = call(handlers["fulfilment_updates"]), _max_receives()
+
+    def consume(event: dict[str, Any], context: Any) -> Any:
+        result = handler(event, context)
+        failures = result.get("batchItemFailures") if isinstance(result, dict) else None
+        failed = {str(item.get("itemIdentifier")) for item in failures or ()}
+        for record in event["Records"]:
+            if record["messageId"] in failed:
+                receives = int(record["attributes"].get("ApproximateReceiveCount", 1))
+                then = (
+                    f"retried in {QUEUE_VISIBILITY_SECONDS} s"
+                    if receives < limit
+                    else f"in {QUEUE_VISIBILITY_SECONDS} s it moves to fulfilment-updates-dlq"
+                )
+                report(
+                    f"[fulfilment-updates] message {record['messageId']} failed (receive {receives} of {limit}); {then}"
+                )
+        return result
+
+    return consume
+
+
+class DeadLetterWatch:
+    """Says when a dead-letter queue gets a message (the emulator moves it there on a receive past the limit)."""
+
+    def __init__(self, sqs: Any, url: str, name: str) -> None:
+        self._sqs, self._url, self._name, self._seen = sqs, url, name, 0
+
+    def check(self) -> str | None:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        count = sum(int(v) for v in attributes.values())
+        new, self._seen = count - self._seen, count
+        if new <= 0:
+            return None
+        return f"[{self._name}] {new} message{'s' * (new > 1)} dead-lettered ({count} waiting there)"
+
+
+def _max_receives() -> int:
+    from devstack import resources
+
+    return resources.max_receives()
 
 
 def _already_running(lock: state.RunLock, options: Options) -> str:
@@ -265,18 +388,21 @@ def _start_emulator(port: int, cleanup: ExitStack) -> str:
 
 
 def _provision(endpoint: str) -> Provisioned:
-    """Tables and the user pool from infra/, and the demo accounts."""
+    """Tables, queues, topics and the user pool from infra/, and the demo accounts."""
     import boto3
 
     from devstack import resources
 
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=REGION)
     cognito = boto3.client("cognito-idp", endpoint_url=endpoint, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION)
+    sns = boto3.client("sns", endpoint_url=endpoint, region_name=REGION)
     tables = resources.create_tables(dynamodb)
+    queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=QUEUE_VISIBILITY_SECONDS)
     pool_id, client_id = resources.create_user_pool(cognito)
     for email, role in DEMO_ACCOUNTS:
         resources.create_user(cognito, pool_id, email, DEMO_PASSWORD, () if role == "customer" else (role,))
-    return Provisioned(endpoint, tables, pool_id, client_id)
+    return Provisioned(endpoint, tables, pool_id, client_id, queues, topics)
 
 
 def _start_payments(options: Options, cleanup: ExitStack) -> Payments:
@@ -323,6 +449,10 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["PRODUCTS_TABLE"] = provisioned.tables["ProductsTable"]
     os.environ["USER_POOL_ARN"] = f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{provisioned.user_pool_id}"
     os.environ["STRIPE_WEBHOOK_SECRET"] = payments.webhook_secret
+    os.environ["STAFF_TOPIC_ARN"] = provisioned.topics["staff"]
+    os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
+    os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
+    os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
     if payments.api_base is not None:  # the stand-in; with real Stripe the shell's STRIPE_API_KEY stays
         os.environ["STRIPE_API_KEY"] = LOCAL_STRIPE_KEY
         os.environ["STRIPE_API_BASE"] = payments.api_base
@@ -370,8 +500,8 @@ def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dic
         "user_pool_client_id": provisioned.client_id,
         "stripe_webhook_secret": payments.webhook_secret,
         "stripe_api_base": payments.api_base,  # null: Stripe's test mode
-        "queues": {},  # no queues yet (fulfilment arrives with its issue)
-        "topics": {},  # no topics yet (notifications arrive with their issue)
+        "queues": dict(provisioned.queues),  # fulfilment-requests(-dlq), fulfilment-updates(-dlq) -> URL
+        "topics": dict(provisioned.topics),  # staff, customer -> ARN
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
         "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
     }

@@ -36,6 +36,7 @@ ENV_KEYS = {
     "user_pool_client_id",
     "stripe_webhook_secret",
     "schedule_seconds",
+    "event_seconds",
     "stripe_api_base",
     "queues",
     "topics",
@@ -44,6 +45,8 @@ ENV_KEYS = {
 }
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+EVENT_TIMEOUT = 20.0  # the stack pumps its streams and queue every second
+QUEUES = {"fulfilment-requests", "fulfilment-requests-dlq", "fulfilment-updates", "fulfilment-updates-dlq"}
 CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
 
@@ -163,6 +166,18 @@ def sign_in(env: dict[str, Any], role: str = "customer", index: int = 0) -> str:
     return result["AuthenticationResult"]["IdToken"]
 
 
+def eventually(check, what: str, timeout: float = EVENT_TIMEOUT) -> Any:
+    """Poll ``check`` until it answers something truthy; fail saying ``what`` did not happen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {timeout} s")
+        time.sleep(0.2)
+
+
 def all_products(api: str, **query: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
@@ -193,7 +208,12 @@ def test_env_json_says_what_scripts_need(running):
     assert env["stripe_webhook_secret"].startswith("whsec_local_")
     assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
     assert env["tables"] == {"orders": "orders", "products": "products"}
-    assert env["queues"] == {} and env["topics"] == {}
+    endpoint = env["aws_endpoint_url"]
+    assert set(env["queues"]) == QUEUES
+    assert all(url.startswith(endpoint) and url.endswith(f"/{name}") for name, url in env["queues"].items())
+    assert set(env["topics"]) == {"staff", "customer"}
+    assert all(arn.startswith("arn:aws:sns:us-east-1:") for arn in env["topics"].values())
+    assert env["event_seconds"] == 1.0
     roles = [a["role"] for a in env["demo_accounts"]]
     assert sorted(roles) == ["admin", "customer", "customer", "staff"]
     assert all(a["email"].endswith("@demo.local") and a["password"] for a in env["demo_accounts"])
@@ -315,3 +335,93 @@ def test_a_signal_stops_it_cleanly(tmp_path, signum):
     assert not (stack.directory / "env.json").exists()
     with pytest.raises(OSError):
         request("GET", f"{stack.api}/health")
+
+
+def test_a_paid_order_is_announced_sent_to_the_warehouse_and_shipped(running):
+    token = sign_in(running.env)
+    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
+    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
+    status, order = request(
+        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert status == 201, order
+    order_id, number = order["order_id"], order["order_number"]
+    status, payment = request("POST", f"{running.api}/orders/{order_id}/payments", token=token, body={"method": "card"})
+    assert status == 201, payment
+
+    paid = devstack(running.environ, "devstack.pay", order_id)
+    assert paid.returncode == 0, paid.stderr
+    staff_line = f"[staff] payment_received  Payment received for order {number}"
+    eventually(lambda: staff_line in running.output(), f"make run did not print {staff_line!r}")
+    assert f"[staff] order_placed  New order {number}" in running.output()
+    assert f"[customer] order_confirmed  Your order {number} is confirmed" in running.output()
+
+    taken = devstack(running.environ, "devstack.warehouse", "requests")
+    assert taken.returncode == 0, taken.stderr
+    requests = [json.loads(line) for line in taken.stdout.splitlines()]
+    (mine,) = [r for r in requests if r["order_id"] == order_id]
+    assert mine["order_number"] == number and mine["shipping_address"]["city"] == "上海"
+    assert [(line["sku"], line["quantity"]) for line in mine["lines"]] == [(product["sku"], 1)]
+
+    shipped = devstack(
+        running.environ,
+        "devstack.warehouse",
+        "ship",
+        order_id,
+        "shipped",
+        "--carrier",
+        "SF Express",
+        "--tracking",
+        "SF1",
+    )
+    assert shipped.returncode == 0, shipped.stderr
+
+    def shipped_in_timeline() -> dict[str, Any] | None:
+        _, now = request("GET", f"{running.api}/orders/{order_id}", token=token)
+        return next((e for e in now["timeline"] if e["type"] == "shipped"), None)
+
+    event = eventually(shipped_in_timeline, "the shipped update was not applied")
+    assert event["actor"] == "warehouse"
+    assert event["data"]["carrier"] == "SF Express" and event["data"]["tracking_number"] == "SF1"
+    assert request("GET", f"{running.api}/orders/{order_id}", token=token)[1]["fulfilment_status"] == "shipped"
+    eventually(
+        lambda: f"[customer] shipped  Order {number} is on its way  (SF Express SF1; customer" in running.output(),
+        "make run did not print the customer's shipped notification",
+    )
+    assert "Traceback" not in running.output()
+
+
+def test_make_ship_checks_its_arguments_and_needs_a_stack(tmp_path):
+    environ = stack_environ(tmp_path / "none")
+    wrong = devstack(environ, "devstack.warehouse", "ship", "some-order", "teleported")
+    assert wrong.returncode == 2 and "teleported" in wrong.stderr and "shipped" in wrong.stderr
+    missing = devstack(environ, "devstack.warehouse", "ship")
+    assert missing.returncode == 2 and "order id" in missing.stderr
+    result = devstack(environ, "devstack.warehouse", "ship", "some-order")
+    assert result.returncode == 1
+    assert "not running" in result.stderr and "make run" in result.stderr
+
+
+def test_notifications_are_printed_as_one_readable_line():
+    from devstack.notices import describe
+
+    staff = {
+        "subject": "Payment received for order 20261126-000003",
+        "attributes": {"event_type": "payment_received"},
+        "message": {"event_type": "payment_received", "order_number": "20261126-000003", "data": {}},
+    }
+    assert describe("staff", staff) == "[staff] payment_received  Payment received for order 20261126-000003"
+    customer = {
+        "subject": "Order 20261126-000003 is on its way",
+        "attributes": {"event_type": "shipped", "customer_id": "5f0c1a2b-1111-2222-3333-444455556666"},
+        "message": {"event_type": "shipped", "data": {"carrier": "SF Express", "tracking_number": "SF1"}},
+    }
+    assert describe("customer", customer) == (
+        "[customer] shipped  Order 20261126-000003 is on its way  (SF Express SF1; customer 5f0c1a2b)"
+    )
+    dead = {
+        "subject": "A fulfilment update could not be applied",
+        "attributes": {"event_type": "fulfilment_dead_letter"},
+        "message": {"message_id": "m-1", "receive_count": 5, "reason": "NotFound('No such order.')"},
+    }
+    assert describe("staff", dead).endswith("(message m-1, 5 receives: NotFound('No such order.'))")

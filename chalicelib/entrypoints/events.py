@@ -83,5 +83,8 @@ def _fulfilment_message(record) -> None:
         receives = int(record.attributes.approximate_receive_count or 1)
         log.warning("fulfilment message %s failed (receive %d): %s", record.message_id, receives, error)
         if receives >= settings.fulfilment_max_receives:
-            wiring.dead_letter_alert(repr(error), record.body, record.message_id, receives)
+            try:
+                wiring.dead_letter_alert(repr(error), record.body, record.message_id, receives)
+            except Exception:  # the message still goes to the DLQ (and its alarm fires); keep the original error
+                log.exception("could not alert staff about dead-lettered message %s", record.message_id)
         raise

@@ -16,7 +16,7 @@ log = logging.getLogger("orders.schedules")
 def payment_reminders(event) -> dict:
     """One reminder per unpaid order at half its payment time."""
     sent = wiring.schedules().send_reminders()
-    log.info("payment reminders sent: %d", sent)
+    log.log(logging.INFO if sent else logging.DEBUG, "payment reminders sent: %d", sent)
     return {"reminded": sent}
 
 
@@ -24,7 +24,7 @@ def payment_reminders(event) -> dict:
 def expire_unpaid_orders(event) -> dict:
     """Orders unpaid at the end of their payment time expire and free their stock."""
     expired = wiring.schedules().expire_unpaid()
-    log.info("unpaid orders expired: %d", expired)
+    log.log(logging.INFO if expired else logging.DEBUG, "unpaid orders expired: %d", expired)
     return {"expired": expired}
 
 
@@ -32,5 +32,5 @@ def expire_unpaid_orders(event) -> dict:
 def retry_refunds(event) -> dict:
     """Refunds reserved but not yet accepted by Stripe (an outage, a crash) are sent again."""
     sent = wiring.schedules().retry_refunds()
-    log.info("refunds retried: %d", sent)
+    log.log(logging.INFO if sent else logging.DEBUG, "refunds retried: %d", sent)
     return {"retried": sent}
