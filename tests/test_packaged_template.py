@@ -1,0 +1,272 @@
+"""The deployable template, as CloudFormation would receive it from ``make package`` (ARCHITECTURE.md: Chalice's
+``on_sqs_message`` cannot declare ``ReportBatchItemFailures``; the merge template must).
+
+``chalice package --merge-template infra/resources.json`` is run once per session into a temporary directory (never
+over build/, which other work may be using), and the resulting SAM template is read as an operator reviewing a
+deployment would: do the event sources only retry what failed, do they read the stack's own queue and streams, is
+every poison message and failing function visible to staff, and may each function do only what it needs?
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STAFF_TOPIC = {"Ref": "StaffTopic"}
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("package") / "dev"
+    chalice = Path(sys.executable).with_name("chalice")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    done = subprocess.run(
+        [str(chalice), "package", "--stage", "dev", "--merge-template", "infra/resources.json", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads((out / "sam.json").read_text())
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r.get("Type") == kind}
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {**resources(template, "AWS::Serverless::Function"), **resources(template, "AWS::Lambda::Function")}
+
+
+def reference(value: Any) -> tuple[str, str | None] | None:
+    """(logical id, attribute) that ``value`` resolves to inside the template: Ref, GetAtt or a bare ``${X.Attr}``
+    Sub; None for anything else (a literal ARN, a placeholder)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref" and isinstance(argument, str):
+            return argument, None
+        if function == "Fn::GetAtt":
+            parts = argument.split(".", 1) if isinstance(argument, str) else argument
+            return parts[0], parts[1]
+        if function == "Fn::Sub" and isinstance(argument, str):
+            match = re.fullmatch(r"\$\{([A-Za-z0-9]+)(?:\.([A-Za-z]+))?\}", argument)
+            if match:
+                return match.group(1), match.group(2)
+    return None
+
+
+def mentioned(value: Any) -> set[str]:
+    """Every logical id a Resource value refers to (Ref, GetAtt, and ``${X...}`` inside a Sub)."""
+    found: set[str] = set()
+    for item in value if isinstance(value, list) else [value]:
+        ref = reference(item)
+        if ref:
+            found.add(ref[0])
+        elif isinstance(item, dict) and isinstance(item.get("Fn::Sub"), str):
+            found |= {m for m in re.findall(r"\$\{([A-Za-z0-9]+)", item["Fn::Sub"])}
+    return found
+
+
+def statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every IAM statement in the template, with where it is (role, policy or function)."""
+    found = []
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        documents = []
+        if resource["Type"] == "AWS::IAM::Role":
+            documents += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+        if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents.append(props["PolicyDocument"])
+        if resource["Type"] == "AWS::Serverless::Function":
+            policies = props.get("Policies", [])
+            for policy in policies if isinstance(policies, list) else [policies]:
+                documents.append(policy if isinstance(policy, dict) else {"Statement": [{"Action": policy}]})
+        for document in documents:
+            listed = document.get("Statement", [])
+            found += [(name, s) for s in (listed if isinstance(listed, list) else [listed])]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def grants(template: dict[str, Any], function: str) -> list[tuple[str, Any]]:
+    """(action, Resource) for every Allow statement of the function's role."""
+    role = reference(functions(template)[function]["Properties"]["Role"])
+    assert role is not None and role[1] == "Arn", "each function has its own role from this template"
+    found = []
+    for where, statement in statements(template):
+        if where == role[0] and statement.get("Effect") == "Allow":
+            found += [(action, statement.get("Resource")) for action in as_list(statement["Action"])]
+    return found
+
+
+def who_may(template: dict[str, Any], action: str) -> dict[str, set[str]]:
+    """Function -> the logical ids it may do ``action`` on (only functions that may do it at all)."""
+    found: dict[str, set[str]] = {}
+    for function in functions(template):
+        for granted, resource in grants(template, function):
+            if granted == action:
+                found.setdefault(function, set()).update(mentioned(resource))
+    return found
+
+
+# --- event sources ---------------------------------------------------------------------------------------------
+
+
+def test_the_queue_and_stream_event_sources_report_batch_item_failures_on_the_stacks_own_resources(template):
+    """Lambda retries only the records a handler reports as failed (not the whole batch, and it does not drop
+    them), and each event source reads this stack's queue or table stream, not Chalice's placeholder."""
+    expected = {
+        "FulfilmentUpdates": ("SQS", "Queue", ("FulfilmentUpdatesQueue", "Arn")),
+        "OrdersStream": ("DynamoDB", "Stream", ("OrdersTable", "StreamArn")),
+        "ProductsStream": ("DynamoDB", "Stream", ("ProductsTable", "StreamArn")),
+    }
+    found = {}
+    for name, function in functions(template).items():
+        for source in function["Properties"].get("Events", {}).values():
+            if source["Type"] in ("SQS", "DynamoDB", "Kinesis"):
+                found[name] = source
+    assert set(found) == set(expected)
+
+    for name, (kind, field, target) in expected.items():
+        source = found[name]
+        assert source["Type"] == kind
+        assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        assert reference(source["Properties"][field]) == target, (name, source["Properties"][field])
+        assert "placeholder" not in json.dumps(source)
+    for name in ("OrdersStream", "ProductsStream"):
+        assert found[name]["Properties"]["StartingPosition"] == "TRIM_HORIZON"  # nothing committed is skipped
+
+
+def test_fulfilment_updates_dead_letter_into_their_own_queue_after_the_handlers_last_receive(template):
+    """A poison update goes to fulfilment-updates-dlq after maxReceiveCount receives, the same number the handler
+    counts to before it alerts staff; and a message is not received again while Lambda still works on it."""
+    queues = resources(template, "AWS::SQS::Queue")
+    updates = queues["FulfilmentUpdatesQueue"]["Properties"]
+    redrive = updates["RedrivePolicy"]
+    assert reference(redrive["deadLetterTargetArn"]) == ("FulfilmentUpdatesDLQ", "Arn")
+    assert "RedrivePolicy" not in queues["FulfilmentUpdatesDLQ"]["Properties"]
+
+    handler = functions(template)["FulfilmentUpdates"]["Properties"]
+    assert int(handler["Environment"]["Variables"]["FULFILMENT_MAX_RECEIVES"]) == int(redrive["maxReceiveCount"])
+    timeout = handler.get("Timeout") or template.get("Globals", {}).get("Function", {}).get("Timeout", 3)
+    assert int(updates["VisibilityTimeout"]) >= int(timeout)
+
+
+# --- alarms ----------------------------------------------------------------------------------------------------
+
+
+def alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources(template, "AWS::CloudWatch::Alarm").values()]
+
+
+def test_staff_are_alarmed_when_anything_lands_in_a_dead_letter_queue(template):
+    """Every queue some queue dead-letters into has an alarm on its depth whose action is the staff topic."""
+    dead_letter_queues = {
+        reference(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])[0]
+        for q in resources(template, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q.get("Properties", {})
+    }
+    assert "FulfilmentUpdatesDLQ" in dead_letter_queues
+
+    for queue in dead_letter_queues:
+        watching = [
+            alarm
+            for alarm in alarms(template)
+            if alarm["Namespace"] == "AWS/SQS"
+            and alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+            and any(reference(d["Value"]) == (queue, "QueueName") for d in alarm["Dimensions"])
+        ]
+        assert watching, f"no depth alarm on {queue}"
+        for alarm in watching:
+            assert STAFF_TOPIC in alarm["AlarmActions"]
+            assert alarm["Threshold"] <= 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_staff_are_alarmed_when_any_function_fails(template):
+    """Every function of the stack has an alarm on its Errors metric whose action is the staff topic."""
+    assert len(functions(template)) >= 7
+    for name in functions(template):
+        watching = [
+            alarm
+            for alarm in alarms(template)
+            if alarm["Namespace"] == "AWS/Lambda"
+            and alarm["MetricName"] == "Errors"
+            and any(d["Name"] == "FunctionName" and reference(d["Value"]) == (name, None) for d in alarm["Dimensions"])
+        ]
+        assert watching, f"no Errors alarm on {name}"
+        assert all(STAFF_TOPIC in alarm["AlarmActions"] for alarm in watching), name
+
+
+# --- permissions -----------------------------------------------------------------------------------------------
+
+
+def test_no_permission_is_a_wildcard(template):
+    """No IAM statement allows an action with a ``*`` in it or on Resource ``*``, and no role takes a managed
+    policy (whose grants this template could not show)."""
+    found = statements(template)
+    assert len(found) > 10
+    for where, statement in found:
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, (where, action)
+        assert "NotAction" not in statement and "NotResource" not in statement, where
+        if "Resource" in statement:
+            assert "*" not in as_list(statement["Resource"]), (where, statement)
+    for name, role in resources(template, "AWS::IAM::Role").items():
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+    for name, function in functions(template).items():
+        assert "Policies" not in function["Properties"], name
+
+
+def test_only_the_functions_that_call_stripe_can_read_its_keys(template):
+    """The Stripe keys in SSM: the API (payments, webhooks, cancellations), the expiry (it cancels the pending
+    PaymentIntent) and the refund retry. Not the stream and queue handlers, nor the reminders."""
+    assert set(who_may(template, "ssm:GetParameters")) == {"APIHandler", "ExpireUnpaidOrders", "RetryRefunds"}
+    for function in functions(template):
+        assert not [g for g in grants(template, function) if g[0].startswith("ssm:") and g[0] != "ssm:GetParameters"]
+
+
+def test_only_the_orders_stream_sends_to_the_warehouse_and_only_the_update_handler_consumes_its_queue(template):
+    """Fulfilment requests are sent by the orders stream handler alone, to fulfilment-requests alone; only the
+    fulfilment-updates handler may receive and delete messages, and only on its own queue."""
+    assert who_may(template, "sqs:SendMessage") == {"OrdersStream": {"FulfilmentRequestsQueue"}}
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert who_may(template, action) == {"FulfilmentUpdates": {"FulfilmentUpdatesQueue"}}, action
+
+
+def test_only_the_event_handlers_publish_and_only_the_orders_stream_reaches_customers(template):
+    """No request handler publishes (side effects come from committed state): the orders stream may publish to
+    both topics; the products stream and the fulfilment-updates handler only to staff."""
+    assert who_may(template, "sns:Publish") == {
+        "OrdersStream": {"StaffTopic", "CustomerTopic"},
+        "ProductsStream": {"StaffTopic"},
+        "FulfilmentUpdates": {"StaffTopic"},
+    }
+
+
+def test_only_the_stream_handlers_read_streams_each_its_own_tables(template):
+    """dynamodb:GetRecords (and the other stream reads) only for the two stream handlers, each on the stream of
+    its own table and on nothing else."""
+    own = {"OrdersStream": "OrdersTable", "ProductsStream": "ProductsTable"}
+    for action in ("dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:DescribeStream"):
+        assert who_may(template, action) == {name: {table} for name, table in own.items()}, action
+    for name, table in own.items():
+        for action, resource in grants(template, name):
+            if action == "dynamodb:GetRecords":
+                for item in as_list(resource):
+                    ref = reference(item)
+                    sub = item.get("Fn::Sub", "") if isinstance(item, dict) else ""
+                    assert ref == (table, "StreamArn") or sub == f"${{{table}.Arn}}/stream/*", (name, item)
