@@ -308,7 +308,11 @@ class EventWorld:
 
 @pytest.fixture
 def event_world(stack, tables, monkeypatch) -> EventWorld:
-    """Queues and topics made from infra/ (1 s visibility timeout), wired into the app's dispatcher."""
+    """Queues and topics made from infra/, wired into the app's dispatcher.
+
+    The queues' visibility timeout is 0: a failed message is received again by the next pump, as
+    it would be once the timeout passed, so tests need not wait (receive counts and redrive are real).
+    """
     from app import app
     from chalicelib.adapters.dynamo.markers_repo import SentMarkersRepository
     from chalicelib.adapters.messaging import SnsNotifier, SqsFulfilmentRequests
@@ -320,7 +324,7 @@ def event_world(stack, tables, monkeypatch) -> EventWorld:
     sns = boto3.client("sns", endpoint_url=stack.endpoint)
     streams = boto3.client("dynamodbstreams", endpoint_url=stack.endpoint)
     prefix = f"t{uuid.uuid4().hex[:8]}-"
-    queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=1, prefix=prefix)
+    queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=0, prefix=prefix)
     notifier = SnsNotifier(topics["staff"], topics["customer"], client=sns)
     dispatcher = EventDispatcher(
         orders=wiring.orders_repo(),
