@@ -52,9 +52,7 @@ class StreamPump:
         done = 0
         for start in range(0, len(records), self._batch):
             batch = [self._lambda_record(r) for r in records[start : start + self._batch]]
-            failed = _failures(
-                self._handler({"Records": batch}, None), [r["dynamodb"]["SequenceNumber"] for r in batch]
-            )
+            failed = _failures(self._handler({"Records": batch}, None))
             if failed:
                 first = min(failed, key=int)
                 self._positions[shard_id] = ("AT_SEQUENCE_NUMBER", first)
@@ -88,7 +86,7 @@ class QueuePump:
         if not messages:
             return 0, 0
         records = [self._lambda_record(m) for m in messages]
-        failed = _failures(self._handler({"Records": records}, None), [r["messageId"] for r in records])
+        failed = _failures(self._handler({"Records": records}, None))
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
             self._sqs.delete_message_batch(
@@ -115,8 +113,11 @@ class QueuePump:
         }
 
 
-def _failures(result: Any, identifiers: list[str]) -> set[str]:
-    """The items a handler reported as failed (all of them when it raised or answered nothing useful)."""
+def _failures(result: Any) -> set[str]:
+    """The items a handler reported as failed; no ``batchItemFailures`` means all succeeded, as Lambda reads it.
+
+    (A handler that raises is wrapped by ``call``, which reports the whole batch as failed.)
+    """
     if isinstance(result, dict) and isinstance(result.get("batchItemFailures"), list):
         return {str(item.get("itemIdentifier")) for item in result["batchItemFailures"]}
     return set()
