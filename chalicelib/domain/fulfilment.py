@@ -21,9 +21,10 @@ class FulfilmentUpdate:
 def apply_update(order, update: FulfilmentUpdate, at: str) -> bool:
     """Apply the update; False when the order is already at or past it (a duplicate or a late arrival).
 
-    An update ahead of the order that the lifecycle does not allow (an unpaid or cancelled
-    order, ``delivered`` before ``shipped``) raises ``InvalidTransition``: the queue retries
-    it, so a report that only arrived early applies once its predecessor has.
+    A carrier's ``delivered`` may overtake the warehouse's ``shipped``: delivery proves the
+    shipment, so it applies, and the ``shipped`` that arrives after it is late. An update the
+    lifecycle does not allow (an unpaid or cancelled order) raises ``InvalidTransition``: the
+    queue retries it and, in the end, dead-letters it.
     """
     if _PROGRESS[update.event] <= _PROGRESS[order.fulfilment_status]:
         return False

@@ -58,7 +58,7 @@ TRANSITIONS: dict[str, Transition] = {
     "pick":             _t("confirmed",          PAID,          "unfulfilled",          fulfilment_status="picked"),
     "pack":             _t("confirmed",          PAID,          ("unfulfilled", "picked"), fulfilment_status="packed"),
     "ship":             _t("confirmed",          PAID,          NOT_SHIPPED,            fulfilment_status="shipped"),
-    "deliver":          _t("confirmed",          PAID,          "shipped",              fulfilment_status="delivered", status="completed"),
+    "deliver":          _t("confirmed",          PAID,          (*NOT_SHIPPED, "shipped"), fulfilment_status="delivered", status="completed"),
     "return":           _t(("confirmed", "completed"), ANY,     ("shipped", "delivered"), fulfilment_status="returned"),
 }  # fmt: skip
 
