@@ -19,6 +19,7 @@ from bench import (
     fulfilment_throughput,
     harness,
     payment_calls,
+    stream_calls,
     throughput,
 )
 
@@ -39,6 +40,7 @@ def main() -> int:
             fulfilment_calls,
             throughput,
             fulfilment_throughput,
+            stream_calls,
         ):
             section_started = time.perf_counter()
             section = benchmark.run(stack)
