@@ -175,6 +175,36 @@ def stripe_world(monkeypatch) -> StripeWorld:
     return StripeWorld(standin, transport)
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One request the app's Stripe SDK sent, as the stand-in received it."""
+
+    method: str
+    path: str
+    idempotency_key: str | None
+    params: dict[str, Any]
+
+
+@pytest.fixture
+def sent(stripe_world, monkeypatch) -> list[Sent]:
+    """Every request that reached the Stripe stand-in (method, path, Idempotency-Key, decoded form)."""
+    from devstack.stripe_standin import decode_form
+
+    requests: list[Sent] = []
+    standin = stripe_world.standin
+    original = standin.handle
+
+    def recording(method: str, path: str, *, query: str = "", headers=None, body=None):
+        lowered = {name.lower(): value for name, value in (headers or {}).items()}
+        text = body.decode() if isinstance(body, bytes) else body or ""
+        params = decode_form(text) if method.upper() == "POST" else {}
+        requests.append(Sent(method.upper(), path, lowered.get("idempotency-key"), params))
+        return original(method, path, query=query, headers=headers, body=body)
+
+    monkeypatch.setattr(standin, "handle", recording)
+    return requests
+
+
 @pytest.fixture
 def api(stack, tables, stripe_world) -> ApiClient:
     return ApiClient(stack)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,6 @@ import pytest
 
 from chalicelib.domain.orders import parse_iso
 from chalicelib.entrypoints.http import wiring
-from devstack.stripe_standin import decode_form
 from tests.conftest import WEBHOOK_SECRET, Reply
 from tests.stripe_transport import API_KEY
 
@@ -29,34 +27,6 @@ INTENTS_PATH = "/v1/payment_intents"
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One request the app's Stripe SDK sent, as the stand-in received it."""
-
-    method: str
-    path: str
-    idempotency_key: str | None
-    params: dict[str, Any]
-
-
-@pytest.fixture
-def sent(stripe_world, monkeypatch) -> list[Sent]:
-    """Every request that reached the Stripe stand-in (method, path, Idempotency-Key, decoded form)."""
-    requests: list[Sent] = []
-    standin = stripe_world.standin
-    original = standin.handle
-
-    def recording(method: str, path: str, *, query: str = "", headers=None, body=None):
-        lowered = {name.lower(): value for name, value in (headers or {}).items()}
-        text = body.decode() if isinstance(body, bytes) else body or ""
-        params = decode_form(text) if method.upper() == "POST" else {}
-        requests.append(Sent(method.upper(), path, lowered.get("idempotency-key"), params))
-        return original(method, path, query=query, headers=headers, body=body)
-
-    monkeypatch.setattr(standin, "handle", recording)
-    return requests
 
 
 @pytest.fixture

@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 from chalicelib.entrypoints.http import wiring
-from devstack.stripe_standin import decode_form
-from tests.conftest import Reply
+from tests.conftest import Reply, Sent
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-RF", 5000, 2, 20
 TOTAL = PRICE * QUANTITY  # 10000 fen = 100.00 CNY
@@ -26,34 +25,6 @@ REFUNDS_PATH = "/v1/refunds"
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sent:
-    """One request the app's Stripe SDK sent, as the stand-in received it."""
-
-    method: str
-    path: str
-    idempotency_key: str | None
-    params: dict[str, Any]
-
-
-@pytest.fixture
-def sent(stripe_world, monkeypatch) -> list[Sent]:
-    """Every request that reached the Stripe stand-in (method, path, Idempotency-Key, decoded form)."""
-    requests: list[Sent] = []
-    standin = stripe_world.standin
-    original = standin.handle
-
-    def recording(method: str, path: str, *, query: str = "", headers=None, body=None):
-        lowered = {name.lower(): value for name, value in (headers or {}).items()}
-        text = body.decode() if isinstance(body, bytes) else body or ""
-        params = decode_form(text) if method.upper() == "POST" else {}
-        requests.append(Sent(method.upper(), path, lowered.get("idempotency-key"), params))
-        return original(method, path, query=query, headers=headers, body=body)
-
-    monkeypatch.setattr(standin, "handle", recording)
-    return requests
 
 
 def refund_requests(sent: list[Sent]) -> list[Sent]:
