@@ -264,6 +264,22 @@ def seed(tables):
     return put
 
 
+def view(api: ApiClient, order_id: str) -> dict[str, Any]:
+    """The order as staff see it (with its timeline)."""
+    reply = api.get(f"/orders/{order_id}", as_="staff")
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+def types(order: dict[str, Any]) -> list[str]:
+    """The order's timeline event types, oldest first."""
+    return [event["type"] for event in order["timeline"]]
+
+
+def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [event for event in order["timeline"] if event["type"] == kind]
+
+
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from chalicelib.entrypoints.fulfilment_messages import parse_update
 from chalicelib.entrypoints.http import wiring
+from tests.conftest import events_of, view
 
 SKU, PRICE = "BOX-01", 2000
 MAX_RECEIVES = 5  # fulfilment-updates' maxReceiveCount in infra/resources.json
@@ -35,16 +36,6 @@ def update(order_id: str, event: str, update_id: str | None = None, **extra: Any
         "occurred_at": "2026-11-26T08:00:00Z",
         **extra,
     }
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
-
-
-def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [event for event in order["timeline"] if event["type"] == kind]
 
 
 def kinds(notifications: list[dict[str, Any]]) -> Counter:

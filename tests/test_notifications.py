@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import ADDRESS
+from tests.conftest import ADDRESS, view
 
 SKU, PRICE, STOCK = "MUG-01", 1500, 50
 
@@ -69,12 +69,6 @@ def only(notifications: list[dict[str, Any]], event_type: str) -> dict[str, Any]
     found = [n for n in notifications if n["attributes"]["event_type"] == event_type]
     assert len(found) == 1, f"expected one {event_type}, got {kinds(notifications)}"
     return found[0]
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
 
 
 def pay(api, deliver, stripe_world, order_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.domain.orders import parse_iso
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import WEBHOOK_SECRET, Reply
+from tests.conftest import WEBHOOK_SECRET, Reply, events_of, types, view
 from tests.stripe_transport import API_KEY
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-PAY", 1999, 2, 50
@@ -41,20 +41,6 @@ def order_id(seed, place) -> str:
 
 def pay(api, order_id: str, method: str, as_: str = "customer") -> Reply:
     return api.post(f"/orders/{order_id}/payments", {"method": method}, as_=as_)
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
-
-
-def types(order: dict[str, Any]) -> list[str]:
-    return [event["type"] for event in order["timeline"]]
-
-
-def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [event for event in order["timeline"] if event["type"] == kind]
 
 
 def stock_of(api) -> int:

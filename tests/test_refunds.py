@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import Reply, Sent
+from tests.conftest import Reply, Sent, events_of, types, view
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-RF", 5000, 2, 20
 TOTAL = PRICE * QUANTITY  # 10000 fen = 100.00 CNY
@@ -62,20 +62,6 @@ def refund(api, order_id: str, amount: int, *, key: str | None = None, reason: s
     headers = {"idempotency-key": key} if key else None
     return api.post(f"/staff/orders/{order_id}/refunds", {"amount": amount, "reason": reason}, as_="staff",
                     headers=headers)  # fmt: skip
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
-
-
-def types(order: dict[str, Any]) -> list[str]:
-    return [event["type"] for event in order["timeline"]]
-
-
-def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [event for event in order["timeline"] if event["type"] == kind]
 
 
 def money(order: dict[str, Any]) -> tuple[str, int, int]:

@@ -17,6 +17,7 @@ import pytest
 
 from chalicelib.config import settings
 from chalicelib.entrypoints.http import wiring
+from tests.conftest import events_of, view
 
 START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 TTL = timedelta(minutes=settings.payment_ttl_minutes)
@@ -57,16 +58,6 @@ def shop(api, seed, place, clock):
         return reply.body
 
     return order
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
-
-
-def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [event for event in order["timeline"] if event["type"] == kind]
 
 
 def stock(api) -> int:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import WEBHOOK_SECRET
+from tests.conftest import WEBHOOK_SECRET, events_of, types, view
 from tests.stripe_transport import make_client
 
 PRICE, QUANTITY = 2500, 2
@@ -49,21 +49,6 @@ def card_order(api, seed, place):
         return CardOrder(order["order_id"], order["total"], reply.body["provider_reference"])
 
     return make
-
-
-def view(api, order_id: str) -> dict[str, Any]:
-    """The order as staff see it."""
-    reply = api.get(f"/orders/{order_id}", as_="staff")
-    assert reply.status == 200, reply.body
-    return reply.body
-
-
-def types(order: dict[str, Any]) -> list[str]:
-    return [event["type"] for event in order["timeline"]]
-
-
-def events_of(order: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [event for event in order["timeline"] if event["type"] == kind]
 
 
 def markers(stack, order_id: str) -> list[str]:
