@@ -34,6 +34,7 @@ STAFF = "staff"  # staff or admin
 CORS = CORSConfig(
     allow_origin=settings.cors_allow_origin,
     allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    expose_headers=["Location", "ETag", "Idempotent-Replayed"],
     max_age=600,
 )
 
