@@ -26,10 +26,10 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## package: the deployable SAM template and zip for STAGE (dev or prod), in build/STAGE
+## package: the deployable SAM template and zip for STAGE (dev or prod), in build/STAGE, with the stage's
+##          CORS_ALLOW_ORIGIN (.chalice/config.json) in the gateway's error responses
 package: $(VENV)/.installed
-	rm -rf build/$(STAGE)
-	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/resources.json build/$(STAGE)
+	$(PY) infra/package.py $(STAGE)
 
 ## bench: cold start, DynamoDB calls per operation, throughput under contention
 bench: $(VENV)/.installed

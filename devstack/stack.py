@@ -52,6 +52,11 @@ QUEUE_VISIBILITY_SECONDS = 5  # the local queues' visibility timeout: a failed m
 DEFAULT_STRIPE_PORT = 12111
 LOCAL_STRIPE_KEY = "sk_test_devstack_local"
 CHALICE_STAGE = "dev"
+DEMO_BANK = {
+    "BANK_NAME": "Demo Bank (local stack)",
+    "BANK_ACCOUNT_NAME": "Demo Shop Ltd",
+    "BANK_ACCOUNT_NUMBER": "6222 0000 0000 0000 000",
+}
 DEMO_PASSWORD = "demo-password-1"  # the pool wants 10+ characters, a lowercase letter and a number
 DEMO_ACCOUNTS = (
     ("customer1@demo.local", "customer"),
@@ -453,6 +458,8 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
+    for name, value in DEMO_BANK.items():  # what bank-transfer instructions show; the shell's value wins
+        os.environ.setdefault(name, value)
     if payments.api_base is not None:  # the stand-in; with real Stripe the shell's STRIPE_API_KEY stays
         os.environ["STRIPE_API_KEY"] = LOCAL_STRIPE_KEY
         os.environ["STRIPE_API_BASE"] = payments.api_base
@@ -477,7 +484,7 @@ def _start_api(
     jwks_url = f"{provisioned.endpoint}/{pool}/.well-known/jwks.json"
     verifier = CognitoVerifier(REGION, pool, provisioned.client_id, jwks_url)
     try:
-        server = dev_server(app, config, HOST, port, verifier)
+        server = dev_server(app, config, HOST, port, verifier, access_log=_debug())
     except OSError as error:
         if error.errno != errno.EADDRINUSE:
             raise
@@ -488,6 +495,11 @@ def _start_api(
     thread.start()
     cleanup.callback(server.shutdown)
     return server, thread
+
+
+def _debug() -> bool:
+    """LOG_LEVEL=DEBUG (the shell's, else the dev stage's): the API also prints one access-log line per request."""
+    return os.environ.get("LOG_LEVEL", "").strip().upper() == "DEBUG"
 
 
 def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The deployable template, as CloudFormation would receive it from ``make package`` (ARCHITECTURE.md: Chalice's
 ``on_sqs_message`` cannot declare ``ReportBatchItemFailures``; the merge template must).
 
-``chalice package --merge-template infra/resources.json`` is run once per session into a temporary directory (never
-over build/, which other work may be using), and the resulting SAM template is read as an operator reviewing a
+``make package`` (infra/package.py: ``chalice package --merge-template infra/resources.json`` and the stage's CORS
+origin) is run once per session and stage into a temporary directory (never over build/, which other work may be using), and the resulting SAM template is read as an operator reviewing a
 deployment would: do the event sources only retry what failed, do they read the stack's own queue and streams, is
 every poison message and failing function visible to staff, and may each function do only what it needs?
 """
@@ -23,14 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 STAFF_TOPIC = {"Ref": "StaffTopic"}
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("package") / "dev"
-    chalice = Path(sys.executable).with_name("chalice")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+def package(tmp_path_factory, stage: str) -> dict[str, Any]:
+    """``make package STAGE=stage`` (infra/package.py) into a temporary directory; the SAM template it wrote."""
+    out = tmp_path_factory.mktemp("package") / stage
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL") and k != "CORS_ALLOW_ORIGIN"}
     env["AWS_DEFAULT_REGION"] = "us-east-1"
     done = subprocess.run(
-        [str(chalice), "package", "--stage", "dev", "--merge-template", "infra/resources.json", str(out)],
+        [sys.executable, "infra/package.py", stage, str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -39,6 +38,16 @@ def template(tmp_path_factory) -> dict[str, Any]:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads((out / "sam.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory) -> dict[str, Any]:
+    return package(tmp_path_factory, "dev")
+
+
+@pytest.fixture(scope="session")
+def prod_template(tmp_path_factory) -> dict[str, Any]:
+    return package(tmp_path_factory, "prod")
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -270,3 +279,37 @@ def test_only_the_stream_handlers_read_streams_each_its_own_tables(template):
                     ref = reference(item)
                     sub = item.get("Fn::Sub", "") if isinstance(item, dict) else ""
                     assert ref == (table, "StreamArn") or sub == f"${{{table}.Arn}}/stream/*", (name, item)
+
+
+# --- browsers --------------------------------------------------------------------------------------------------
+
+EXPOSED = {"Location", "ETag", "Idempotent-Replayed"}
+
+
+def configured_origin(stage: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return config["stages"][stage]["environment_variables"]["CORS_ALLOW_ORIGIN"]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_every_answer_carries_the_stages_cors_origin_and_exposes_location_etag_and_replays(request, stage):
+    """The gateway's own answers (401, 403, 404, 413, 429, 4XX, 5XX) carry the stage's configured origin, as the
+    preflight and the Lambda's answers do, and let browser scripts read Location, ETag and Idempotent-Replayed."""
+    template = request.getfixturevalue("template" if stage == "dev" else "prod_template")
+    origin = configured_origin(stage)
+    if stage == "prod":
+        assert origin != "*", "prod names the web shop's origin"
+
+    responses = resources(template, "AWS::ApiGateway::GatewayResponse")
+    types = {r["Properties"]["ResponseType"] for r in responses.values()}
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"} <= types
+    for name, response in responses.items():
+        parameters = response["Properties"]["ResponseParameters"]
+        assert parameters["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'", name
+        exposed = parameters["gatewayresponse.header.Access-Control-Expose-Headers"].strip("'").split(",")
+        assert set(exposed) == EXPOSED, name
+
+    api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["CORS_ALLOW_ORIGIN"] == origin  # the app's own answers
+    preflight = re.findall(r'"method\.response\.header\.Access-Control-Allow-Origin": "([^"]*)"', json.dumps(template))
+    assert preflight and set(preflight) == {f"'{origin}'"}  # the OPTIONS answers, made when packaging

@@ -1,0 +1,98 @@
+"""``make package STAGE=...``: the deployable SAM template and zip of one stage, in build/STAGE.
+
+Runs ``chalice package --stage STAGE --merge-template infra/resources.json`` with the stage's
+CORS_ALLOW_ORIGIN from .chalice/config.json exported (``chalice package`` imports app.py, whose
+CORS configuration, and so the preflight answers, is read from the environment), then writes that
+origin into the API Gateway error responses of infra/resources.json (``@CORS_ALLOW_ORIGIN@``), so a
+browser on the stage's origin can read a 401, 404 or 5xx as it reads the app's own answers.
+
+Usage: python infra/package.py STAGE [OUT]   (OUT defaults to build/STAGE)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = "@CORS_ALLOW_ORIGIN@"
+ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+ALLOW_ORIGIN = "gatewayresponse.header.Access-Control-Allow-Origin"
+
+
+class PackageError(Exception):
+    """Why the stage cannot be packaged, in a sentence for the deployer."""
+
+
+def stage_origin(stage: str, config_file: Path = ROOT / ".chalice" / "config.json") -> str:
+    """The stage's CORS_ALLOW_ORIGIN, as Chalice merges the top-level and stage environment variables."""
+    from chalice.config import Config
+
+    on_disk = json.loads(config_file.read_text())
+    if stage not in on_disk.get("stages", {}):
+        raise PackageError(f"there is no stage {stage!r} in {config_file} (stages: {', '.join(on_disk['stages'])}).")
+    origin = Config(chalice_stage=stage, config_from_disk=on_disk).environment_variables.get("CORS_ALLOW_ORIGIN")
+    if not origin or not ORIGIN.fullmatch(origin):
+        raise PackageError(
+            f"stage {stage!r} needs CORS_ALLOW_ORIGIN in its environment_variables in {config_file}: the web shop's "
+            f"origin (scheme://host[:port], no path, e.g. https://shop.example.com) or *, not {origin!r}."
+        )
+    return origin
+
+
+def set_origin(template: dict[str, Any], origin: str) -> int:
+    """Write ``origin`` into every gateway response's CORS header; returns how many there are."""
+    count = 0
+    for name, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::ApiGateway::GatewayResponse":
+            continue
+        parameters = resource.setdefault("Properties", {}).setdefault("ResponseParameters", {})
+        if parameters.get(ALLOW_ORIGIN) != f"'{PLACEHOLDER}'":
+            raise PackageError(f"gateway response {name} must send {ALLOW_ORIGIN} = '{PLACEHOLDER}' (resources.json).")
+        parameters[ALLOW_ORIGIN] = f"'{origin}'"
+        count += 1
+    if PLACEHOLDER in json.dumps(template):
+        raise PackageError(f"{PLACEHOLDER} is left somewhere other than a gateway response's CORS header.")
+    return count
+
+
+def package(stage: str, out: Path) -> str:
+    """Package ``stage`` into ``out``; returns the origin written into it."""
+    origin = stage_origin(stage)
+    shutil.rmtree(out, ignore_errors=True)
+    chalice = Path(sys.executable).with_name("chalice")
+    command = [str(chalice), "package", "--stage", stage, "--merge-template", "infra/resources.json", str(out)]
+    env = {"AWS_DEFAULT_REGION": "us-east-1", **os.environ, "CORS_ALLOW_ORIGIN": origin}  # the Makefile's default
+    done = subprocess.run(command, cwd=ROOT, env=env)
+    if done.returncode:
+        raise PackageError(f"chalice package failed (exit {done.returncode}); see above.")
+    sam = out / "sam.json"
+    template = json.loads(sam.read_text())
+    set_origin(template, origin)
+    sam.write_text(json.dumps(template, indent=2) + "\n")
+    return origin
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) not in (1, 2):
+        print("usage: python infra/package.py STAGE [OUT]", file=sys.stderr)
+        return 2
+    stage = argv[0]
+    out = Path(argv[1]) if len(argv) == 2 else ROOT / "build" / stage
+    try:
+        origin = package(stage, out)
+    except PackageError as error:
+        print(f"make package: {error}", file=sys.stderr)
+        return 1
+    print(f"Packaged stage {stage} into {out} (CORS origin {origin}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
