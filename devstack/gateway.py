@@ -347,7 +347,7 @@ class VerifyingRequestHandler(ChaliceRequestHandler):
         """The access log line: only with ``access_log`` (LOG_LEVEL=DEBUG), else only for server faults."""
         status = int(code) if str(code).isdigit() else 0
         if self.access_log or status >= 500:
-            super().log_request(code, size)
+            self.log_message('"%s" %s %s', utf8_path(self.requestline), code, size)
 
 
 def local_app(app_object):

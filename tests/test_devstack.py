@@ -256,6 +256,29 @@ def test_a_demo_customer_places_and_reads_an_order(running):
     assert after["stock_available"] == product["stock_available"] - 1
 
 
+def test_bank_transfers_show_the_demo_account_and_the_console_stays_quiet(running):
+    """A bank transfer's instructions name the demo bank account; the requests print no access-log line and the
+    dev stage logs at INFO, so the notifications are what the console shows."""
+    token = sign_in(running.env, index=1)
+    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
+    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
+    status, order = request(
+        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert status == 201, order
+    status, payment = request(
+        "POST", f"{running.api}/orders/{order['order_id']}/payments", token=token, body={"method": "bank_transfer"}
+    )
+    assert status == 201, payment
+    assert payment["instructions"]["bank"] == "Demo Bank (local stack)"
+    assert payment["instructions"]["account_name"] == "Demo Shop Ltd"
+    assert payment["instructions"]["account_number"].startswith("6222")
+
+    output = running.output()
+    assert "/payments HTTP/1.1" not in output and '"GET /products' not in output
+    assert not [line for line in output.splitlines() if line.startswith("DEBUG ")]
+
+
 def test_a_garbage_token_is_refused(running):
     status, body = request("GET", f"{running.api}/orders", token="not-a-token")
     assert status == 401

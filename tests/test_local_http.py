@@ -211,3 +211,25 @@ def test_an_unencoded_utf8_query_searches_as_if_percent_encoded(server, seed):
     response, body = raw(server, "GET /products?q=圆领 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert response.status == 200, body
     assert [p["sku"] for p in json.loads(body)["items"]] == ["TEE-CREW"]
+
+
+def test_requests_are_not_logged_unless_asked(server, stack, capsys):
+    """The console is for notifications: no access-log line per request, unless access_log (LOG_LEVEL=DEBUG)."""
+    from app import app
+
+    assert call(server, "GET", "/health")[0].status == 200
+    assert "/health" not in capsys.readouterr().err
+
+    jwks = f"{stack.endpoint}/{stack.pool_id}/.well-known/jwks.json"
+    verifier = CognitoVerifier(stack.region, stack.pool_id, stack.client_id, jwks)
+    verbose = dev_server(app, Config(), "127.0.0.1", 0, verifier, access_log=True)
+    thread = threading.Thread(target=verbose.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        response, _ = raw(verbose.server.server_address[:2], "GET /health?q=圆领 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        assert response.status == 200
+    finally:
+        verbose.server.shutdown()
+        verbose.server.server_close()
+        thread.join()
+    assert '"GET /health?q=圆领 HTTP/1.1" 200' in capsys.readouterr().err  # the path as sent, not mojibake
