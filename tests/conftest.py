@@ -397,3 +397,8 @@ def event_world(stack, tables, monkeypatch) -> EventWorld:
         ),
         updates=QueuePump(sqs, queues["fulfilment-updates"], call(handlers["fulfilment_updates"]), stack.region),
     )
+
+
+def KEY() -> dict[str, str]:
+    """A fresh Idempotency-Key header."""
+    return {"idempotency-key": uuid.uuid4().hex}

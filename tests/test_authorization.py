@@ -30,6 +30,7 @@ CALLERS = ("anonymous", "customer", "other", "staff", "admin")
 ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
+SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
 
 PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
@@ -49,6 +50,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "POST /orders/{order_id}/payments": {"anonymous": 401, "customer": 201, "other": 404, "staff": 403, "admin": 403},
     CONFIRM: STAFF_ONLY,
     REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
+    SENT: STAFF_ONLY,
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -67,16 +69,22 @@ def order_id(seed, place) -> str:
 
 
 def prepare(api: ApiClient, route: str, order: str) -> str | None:
-    """What a staff payment route needs first: an offline payment (confirmed, for a refund). Returns its id."""
-    if route not in (CONFIRM, REFUND):
+    """What a staff payment route needs first: an offline payment (confirmed, for a refund; refunded, for marking
+    the refund sent). Returns the payment's id (the refund's for SENT)."""
+    if route not in (CONFIRM, REFUND, SENT):
         return None
     started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
     assert started.status == 201, started.body
-    if route == REFUND:
+    if route in (REFUND, SENT):
         total = api.get(f"/orders/{order}", as_="customer").body["total"]
         paid = api.post(CONFIRM.split(" ")[1].format(order_id=order, payment_id=started.body["payment_id"]),
                         {"amount": total, "reference": "BANK-1"}, as_="staff")  # fmt: skip
         assert paid.status == 200, paid.body
+    if route == SENT:
+        refunded = api.post(f"/staff/orders/{order}/refunds", {"amount": 100}, as_="staff",
+                            headers={"idempotency-key": uuid.uuid4().hex})  # fmt: skip
+        assert refunded.status == 201, refunded.body
+        return refunded.body["refunds"][0]["refund_id"]
     return started.body["payment_id"]
 
 
@@ -91,13 +99,16 @@ def call(
 ) -> Reply:
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
-    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none")
+    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x")
     headers = dict(headers or {})
     if route == CONFIRM:
         total = api.get(f"/orders/{order}", as_="customer").body["total"]
         return api.post(path, {"amount": total, "reference": "BANK-1"}, as_=as_, headers=headers)
     if route == REFUND:
+        headers.setdefault("idempotency-key", uuid.uuid4().hex)
         return api.post(path, {"amount": 100, "reason": "goodwill"}, as_=as_, headers=headers)
+    if route == SENT:
+        return api.post(path, {"reference": "BANK-OUT-1"}, as_=as_, headers=headers)
     if route.endswith("/payments"):
         return api.post(path, {"method": "bank_transfer"}, as_=as_, headers=headers)
     if route == "POST /webhooks/stripe":
@@ -174,7 +185,10 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["payment_status"] == "paid"
         assert api.get(f"/orders/{order_id}", as_="customer").body["amount_paid"] == reply.body["total"]
     elif route == REFUND:
-        assert [(r["amount"], r["status"]) for r in reply.body["refunds"]] == [(100, "succeeded")]
+        assert [(r["amount"], r["status"]) for r in reply.body["refunds"]] == [(100, "pending")]  # staff pay it back
+        assert api.get(f"/orders/{order_id}", as_="customer").body["amount_refunded"] == 100
+    elif route == SENT:
+        assert [(r["refund_id"], r["status"]) for r in reply.body["refunds"]] == [(payment_id, "succeeded")]
         assert api.get(f"/orders/{order_id}", as_="customer").body["amount_refunded"] == 100
     elif route.endswith("/payments"):
         assert reply.body["method"] == "bank_transfer"

@@ -408,7 +408,7 @@ def test_a_paid_order_is_announced_sent_to_the_warehouse_and_shipped(running):
         return next((e for e in now["timeline"] if e["type"] == "shipped"), None)
 
     event = eventually(shipped_in_timeline, "the shipped update was not applied")
-    assert event["actor"] == "warehouse"
+    assert event["actor"] == "provider"  # the customer's view: staff see "warehouse"
     assert event["data"]["carrier"] == "SF Express" and event["data"]["tracking_number"] == "SF1"
     assert request("GET", f"{running.api}/orders/{order_id}", token=token)[1]["fulfilment_status"] == "shipped"
     eventually(

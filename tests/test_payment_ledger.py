@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.domain import payments as ledger
-from chalicelib.domain.errors import InvalidTransition
+from chalicelib.domain.errors import Conflict, InvalidTransition
 from chalicelib.domain.orders import OrderLine, new_order
 from chalicelib.domain.payments import ProviderEvent, ProviderRefund, RefundExceedsPaid
 
@@ -116,7 +116,7 @@ def test_a_payment_after_expiry_is_flagged_and_refunded_in_full():
     assert "paid_after_expiry" in order.flags
     assert [(r.amount, r.automatic, r.status) for r in refunds] == [(10000, True, "requested")]
     assert order.payment_status == "refunded"  # never expired *and* paid
-    assert ledger.next_due(order)[0] == "refund_retry"
+    assert ledger.next_due(order)[0] == "provider_retry"
 
 
 def test_staff_refunds_never_exceed_what_was_paid():
@@ -143,15 +143,29 @@ def test_a_failed_refund_gives_the_amount_back_to_refund_later():
     assert order.timeline[-1].type == "refund_failed"
 
 
-def test_offline_payments_refund_manually_and_at_once():
+def test_offline_refunds_wait_for_staff_to_pay_them_back():
     order = an_order()
     payment = paying(order, "bank_transfer")
     assert payment.reference_code == "PAY-20261126-000001"
     ledger.confirm_offline(order, payment.payment_id, 10000, "BANK-REF-1", "staff:s", AT)
     assert order.payment_status == "paid"
-    assert ledger.request_refund(order, 2500, "goodwill", "rf_a", "staff:s", AT) == []  # nothing to send
-    assert order.refunds["rf_a"].status == "succeeded"
+    assert ledger.request_refund(order, 2500, "goodwill", "rf_a", "staff:s", AT) == []  # nothing for a provider
+    refund = order.refunds["rf_a"]
+    assert refund.status == "pending"  # promised, not yet sent
     assert (order.amount_refunded, order.payment_status) == (2500, "partially_refunded")
+    to_send = order.timeline[-1]
+    assert to_send.type == "refund_to_send"
+    assert (to_send.data["amount"], to_send.data["reference_code"]) == (2500, refund.reference_code)
+    assert to_send.data["paid_with_reference"] == "BANK-REF-1"
+
+    ledger.mark_refund_sent(order, "rf_a", "ICBC-OUT-7", "staff:s", AT)
+    assert (refund.status, refund.sent_reference) == ("succeeded", "ICBC-OUT-7")
+    assert order.timeline[-1].type == "refund_issued"
+    ledger.mark_refund_sent(order, "rf_a", "ICBC-OUT-7", "staff:s", AT)  # again: nothing more
+    assert [e.type for e in order.timeline].count("refund_issued") == 1
+    with pytest.raises(Conflict):
+        ledger.mark_refund_sent(order, "rf_a", "ANOTHER-REF", "staff:s", AT)
+    assert order.amount_refunded == 2500
 
 
 def test_cancelling_a_paid_order_refunds_what_is_left():

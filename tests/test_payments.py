@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.domain.orders import parse_iso
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import WEBHOOK_SECRET, Reply, events_of, types, view
+from tests.conftest import KEY, WEBHOOK_SECRET, Reply, events_of, types, view
 from tests.stripe_transport import API_KEY
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-PAY", 1999, 2, 50
@@ -116,7 +116,7 @@ def test_paying_online_creates_one_payment_intent_for_the_order_total(api, strip
     assert create.params["amount"] == str(TOTAL)
     assert create.params["metadata"]["order_id"] == order_id
 
-    order = api.get(f"/orders/{order_id}", as_="customer").body
+    order = view(api, order_id)
     assert order["payment_status"] == "pending"
     assert order["status"] == "confirmed"
     assert order["amount_paid"] == 0
@@ -349,7 +349,7 @@ def test_staff_confirm_a_bank_transfer_of_the_exact_amount_and_the_order_is_paid
 
     assert reply.status == 200, reply.body
     assert reply.body["payment_status"] == "paid" and reply.body["amount_paid"] == TOTAL
-    order = api.get(f"/orders/{order_id}", as_="customer").body
+    order = view(api, order_id)
     assert (order["status"], order["payment_status"], order["amount_paid"]) == ("confirmed", "paid", TOTAL)
     [received] = events_of(order, "payment_received")
     assert received["data"]["reference"] == "ICBC-20261123-0042"
@@ -413,7 +413,8 @@ def test_secrets_never_reach_the_logs(api, stripe_world, deliver, order_id, capl
     event = stripe_world.standin.succeed(pi_id)
     assert deliver(event, secret="whsec_wrong").status == 400
     assert deliver(event).status == 200
-    refund = api.post(f"/staff/orders/{order_id}/refunds", {"amount": 100, "reason": "goodwill"}, as_="staff")
+    refund = api.post(f"/staff/orders/{order_id}/refunds", {"amount": 100, "reason": "goodwill"}, as_="staff",
+                      headers=KEY())
     assert refund.status == 201, refund.body
 
     assert client_secret and pi_id in client_secret

@@ -59,7 +59,7 @@ def card_paid(api, seed, place, stripe_world, deliver) -> Paid:
 
 
 def refund(api, order_id: str, amount: int, *, key: str | None = None, reason: str = "damaged item") -> Reply:
-    headers = {"idempotency-key": key} if key else None
+    headers = {"idempotency-key": key or uuid.uuid4().hex}
     return api.post(f"/staff/orders/{order_id}/refunds", {"amount": amount, "reason": reason}, as_="staff",
                     headers=headers)  # fmt: skip
 
@@ -334,9 +334,10 @@ def test_a_refund_of_a_disputed_charge_is_refused_by_stripe_and_not_counted(api,
 # --- offline payments ----------------------------------------------------------------------------------------------
 
 
-def test_an_offline_payment_is_refunded_by_hand_at_once_without_stripe(api, seed, place, stripe_world):
-    """An order paid by bank transfer: the refund is recorded as a manual one, done at once (staff pay it back
-    themselves); Stripe is never called."""
+def test_an_offline_refund_stays_pending_until_staff_record_the_money_sent_back(api, seed, place, stripe_world):
+    """An order paid by bank transfer: the refund is promised at once (it counts as refunded, so nothing can refund it
+    twice) but stays ``pending``, with ``refund_to_send`` telling staff what to pay whom, quoting what. Only staff's
+    ``.../sent`` with the bank's reference makes it ``succeeded``; Stripe is never called."""
     seed(SKU, stock=STOCK, price=PRICE)
     order_id = place((SKU, QUANTITY)).body["order_id"]
     payment_id = api.post(f"/orders/{order_id}/payments", {"method": "bank_transfer"}, as_="customer").body[
@@ -350,13 +351,39 @@ def test_an_offline_payment_is_refunded_by_hand_at_once_without_stripe(api, seed
 
     assert reply.status == 201, reply.body
     [made] = reply.body["refunds"]
-    assert (made["amount"], made["status"], made["provider_reference"]) == (1500, "succeeded", None)
+    assert (made["amount"], made["status"], made["provider_reference"]) == (1500, "pending", None)
     order = view(api, order_id)
     assert money(order) == ("partially_refunded", TOTAL, 1500)
-    [issued] = events_of(order, "refund_issued")
-    assert issued["data"]["manual"] is True and issued["data"]["amount"] == 1500
-    assert "refund_requested" not in types(order)
+    [to_send] = events_of(order, "refund_to_send")
+    assert to_send["data"]["amount"] == 1500 and to_send["data"]["reference_code"] == made["reference_code"]
+    assert to_send["data"]["paid_with_reference"] == "ICBC-1" and to_send["data"]["customer_name"] == "王小明"
+    assert "refund_issued" not in types(order)
+    assert refund(api, order_id, TOTAL - 1000).status == 409  # 1500 is already promised: 8500 left, not 9000
+
+    sent_path = f"/staff/orders/{order_id}/refunds/{made['refund_id']}/sent"
+    done = api.post(sent_path, {"reference": "ICBC-OUT-9"}, as_="staff")
+
+    assert done.status == 200, done.body
+    [settled] = done.body["refunds"]
+    assert settled["status"] == "succeeded"
+    [issued] = events_of(view(api, order_id), "refund_issued")
+    assert issued["data"]["manual"] is True and issued["data"]["reference"] == "ICBC-OUT-9"
+    assert api.post(sent_path, {"reference": "ICBC-OUT-9"}, as_="staff").status == 200  # a retry: nothing more
+    assert len(events_of(view(api, order_id), "refund_issued")) == 1
+    assert_error(api.post(sent_path, {"reference": "OTHER"}, as_="staff"), 409, "conflict")
+    assert api.post(sent_path, {"reference": "X"}, as_="customer").status == 403
+    assert_error(api.post(f"/staff/orders/{order_id}/refunds/rf_nope/sent", {"reference": "X"}, as_="staff"),
+                 404, "not_found")  # fmt: skip
+    assert money(view(api, order_id)) == ("partially_refunded", TOTAL, 1500)
     assert sum(stripe_world.transport.calls.values()) == 0
+
+
+def test_a_card_refund_cannot_be_marked_sent_by_hand(api, stripe_world, card_paid):
+    """``.../sent`` is for offline refunds only: a card refund is Stripe's to settle."""
+    [made] = refund(api, card_paid.order_id, 1000).body["refunds"]
+    reply = api.post(f"/staff/orders/{card_paid.order_id}/refunds/{made['refund_id']}/sent", {"reference": "X"},
+                     as_="staff")  # fmt: skip
+    assert_error(reply, 404, "not_found")
 
 
 # --- cancelling a paid order ---------------------------------------------------------------------------------------

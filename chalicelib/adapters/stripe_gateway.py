@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any
 
 import stripe
@@ -20,13 +21,9 @@ from chalicelib.services.ports import InvalidWebhook, ProviderError, ProviderInt
 logging.getLogger("stripe").setLevel(logging.WARNING)
 
 TOLERANCE_SECONDS = 300
-_PERMANENT = (
-    stripe.InvalidRequestError,
-    stripe.CardError,
-    stripe.IdempotencyError,
-    stripe.AuthenticationError,
-    stripe.PermissionError,
-)
+# Refused for good: asking again can only get the same answer (already refunded, disputed, declined, bad request).
+# A bad or revoked API key is not among them: it is fixed by a person, and then the same request succeeds.
+_PERMANENT = (stripe.InvalidRequestError, stripe.CardError, stripe.IdempotencyError)
 
 
 class StripeGateway:
@@ -59,8 +56,16 @@ class StripeGateway:
     def retrieve_intent(self, provider_reference: str) -> ProviderIntent:
         return _intent(self._call(self._client.v1.payment_intents.retrieve, provider_reference))
 
-    def cancel_intent(self, provider_reference: str) -> None:
-        self._call(self._client.v1.payment_intents.cancel, provider_reference)
+    def cancel_intent(self, provider_reference: str) -> str:
+        """Cancel the PaymentIntent; its status after (one already paid or canceled says so instead of failing)."""
+        try:
+            return self._client.v1.payment_intents.cancel(provider_reference).status
+        except stripe.InvalidRequestError as error:
+            if error.code != "payment_intent_unexpected_state":
+                raise ProviderError(f"InvalidRequestError: {error.user_message or error}", permanent=True) from None
+        except stripe.StripeError as error:
+            raise ProviderError(f"{type(error).__name__}: {error.user_message or error}", permanent=False) from None
+        return self.retrieve_intent(provider_reference).status  # not cancelable: paid, being paid, or canceled
 
     def refund(
         self, *, provider_reference: str, amount: int, metadata: dict[str, str], idempotency_key: str
@@ -83,10 +88,15 @@ class StripeGateway:
             raise InvalidWebhook("body is not UTF-8") from None
         except stripe.SignatureVerificationError as error:
             raise InvalidWebhook(f"signature: {error.user_message or 'not valid'}") from None
+        _refuse_future(signature, time.time())
         try:
-            return to_event(json.loads(text))
+            raw = json.loads(text)
+            json.dumps(raw, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) can be stored nowhere
+            return to_event(raw)
+        except RecursionError:
+            raise InvalidWebhook("malformed event: nested too deeply") from None
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise InvalidWebhook(f"malformed event: {error}") from None
+            raise InvalidWebhook(f"malformed event: {str(error)[:200]}") from None
 
     @staticmethod
     def _call(method, *args: Any, **kwargs: Any) -> Any:
@@ -96,6 +106,17 @@ class StripeGateway:
             raise ProviderError(f"{type(error).__name__}: {error.user_message or error}", permanent=True) from None
         except stripe.StripeError as error:
             raise ProviderError(f"{type(error).__name__}: {error.user_message or error}", permanent=False) from None
+
+
+def _refuse_future(header: str, now: float) -> None:
+    """Stripe's check refuses timestamps older than the tolerance; one as far in the future is refused too."""
+    stamps = [part[2:] for part in header.split(",") if part.startswith("t=")]
+    try:
+        stamp = int(stamps[0])
+    except (IndexError, ValueError):
+        raise InvalidWebhook("signature: no timestamp") from None
+    if stamp > now + TOLERANCE_SECONDS:
+        raise InvalidWebhook("signature: timestamp is in the future")
 
 
 def _intent(intent: Any) -> ProviderIntent:
@@ -111,6 +132,8 @@ def to_event(raw: dict[str, Any]) -> ProviderEvent | None:
     if not isinstance(obj, dict):
         raise TypeError("data.object is not an object")
     metadata = obj.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise TypeError("metadata is not an object")
     common: dict[str, Any] = {"event_id": event_id, "type": kind, "order_id": _optional(metadata.get("order_id"))}
     if kind.startswith("payment_intent."):
         error = obj.get("last_payment_error") or {}
@@ -122,6 +145,7 @@ def to_event(raw: dict[str, Any]) -> ProviderEvent | None:
             currency=_text(obj["currency"]).upper(),
             method=_optional(types[0]) if types else None,
             charge=_optional(obj.get("latest_charge")),
+            payment_id=_optional(metadata.get("payment_id")),
             failure={k: str(error[k])[:200] for k in ("code", "decline_code", "message") if error.get(k)},
         )
     if kind == "charge.refunded":

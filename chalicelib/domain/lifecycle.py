@@ -75,8 +75,7 @@ def apply(current: States, action: str) -> States:
     rule = TRANSITIONS.get(action)
     if rule is None or not allowed(current, rule):
         raise InvalidTransition(
-            f"An order that is {current.status}, {current.payment_status} and "
-            f"{current.fulfilment_status} cannot {action.replace('_', ' ')}.",
+            explain(action, current, rule),
             action=action,
             status=current.status,
             payment_status=current.payment_status,
@@ -100,3 +99,37 @@ def allowed(current: States, rule: Transition) -> bool:
             (rule.fulfilment, current.fulfilment_status),
         )
     )
+
+
+# Why an action is refused, in the customer's words: the first requirement the order fails.
+_VERBS = {"cancel": "be cancelled", "cancel_paid": "be cancelled", "start_payment": "be paid",
+          "confirm_payment": "take a payment", "refund": "be refunded", "expire": "expire", "remind": "be reminded",
+          "approve": "be approved", "reject": "be rejected", "pick": "be picked", "pack": "be packed",
+          "ship": "be shipped", "deliver": "be delivered", "return": "be returned"}  # fmt: skip
+_STATES = {
+    "status": {"pending_approval": "it is waiting for approval", "confirmed": "it is still open",
+               "completed": "it is completed", "cancelled": "it was cancelled", "expired": "it expired unpaid"},
+    "payment": {"unpaid": "it is not paid", "pending": "its payment is not complete yet",
+                "paid": "it is already paid", "partially_refunded": "it is already paid",
+                "refunded": "it has been refunded"},
+    "fulfilment": {"unfulfilled": "it has not shipped yet", "picked": "the warehouse is already preparing it",
+                   "packed": "the warehouse has already packed it", "shipped": "it has already shipped",
+                   "delivered": "it has already been delivered", "returned": "it has been returned"},
+}  # fmt: skip
+_HINTS = {("cancel", "fulfilment"): " Ask for a return once it arrives.",
+          ("cancel_paid", "fulfilment"): " Ask for a return once it arrives."}  # fmt: skip
+
+
+def explain(action: str, current: States, rule: Transition | None) -> str:
+    """A sentence saying why ``action`` is not allowed now, e.g. "This order cannot be cancelled: it has already shipped."."""
+    verb = _VERBS.get(action, action.replace("_", " "))
+    if rule is None:
+        return f"This order cannot {verb}."
+    for name, required, value in (
+        ("status", rule.status, current.status),
+        ("payment", rule.payment, current.payment_status),
+        ("fulfilment", rule.fulfilment, current.fulfilment_status),
+    ):
+        if required and value not in required:
+            return f"This order cannot {verb}: {_STATES[name][value]}.{_HINTS.get((action, name), '')}"
+    return f"This order cannot {verb}."  # pragma: no cover - apply only explains refusals

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.domain import customer_view
+
 STAFF = "staff"
 CUSTOMER = "customer"
 
@@ -21,6 +23,8 @@ STAFF_EVENTS: dict[str, str] = {
     "payment_failed": "payment_failed",
     "payment_mismatch": "payment_mismatch",
     "refund_issued": "refund_issued",
+    "refund_to_send": "refund_to_send",
+    "refund_failed": "refund_failed",
     "dispute_opened": "dispute_opened",
     "order_cancelled": "order_cancelled",
 }
@@ -33,6 +37,7 @@ CUSTOMER_EVENTS: dict[str, str] = {
     "shipped": "shipped",
     "delivered": "delivered",
     "refund_issued": "refunded",
+    "order_cancelled": "order_cancelled",
     "order_expired": "order_expired",
 }
 
@@ -46,6 +51,8 @@ SUBJECTS: dict[str, str] = {
     "payment_reminder": "Order {number} is waiting for your payment",
     "refund_issued": "Refund issued for order {number}",
     "refunded": "Your refund for order {number}",
+    "refund_to_send": "Order {number}: pay a refund back to the customer",
+    "refund_failed": "Order {number}: the payment provider refused a refund",
     "dispute_opened": "Order {number}: the customer disputes the payment",
     "order_cancelled": "Order {number} was cancelled",
     "order_expired": "Order {number} expired unpaid",
@@ -100,18 +107,16 @@ def for_event(fact: TimelineFact) -> list[Notification]:
     if fact.type in STAFF_EVENTS:
         kind = STAFF_EVENTS[fact.type]
         made.append(Notification(STAFF, kind, subject(kind, number=fact.order_number), {**message, "event_type": kind}))
-    if fact.type in CUSTOMER_EVENTS and fact.customer_id:
+    if fact.type in CUSTOMER_EVENTS and fact.customer_id and not _unwanted_payment(fact):
         kind = CUSTOMER_EVENTS[fact.type]
-        made.append(
-            Notification(
-                CUSTOMER,
-                kind,
-                subject(kind, number=fact.order_number),
-                {**message, "event_type": kind},
-                customer_id=fact.customer_id,
-            )
-        )
+        seen = {**message, "data": customer_view.data(fact.data, fact.actor), "event_type": kind}
+        made.append(Notification(CUSTOMER, kind, subject(kind, number=fact.order_number), seen, fact.customer_id))
     return made
+
+
+def _unwanted_payment(fact: TimelineFact) -> bool:
+    """Money that arrived for an order that is gone or already paid is refunded: the customer hears of the refund."""
+    return fact.type == "payment_received" and bool(fact.data.get("auto_refund"))
 
 
 def low_stock(sku: str, name: str, available: int, threshold: int, at: str) -> Notification:

@@ -20,7 +20,14 @@ from chalicelib.domain import payments as ledger
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.orders import Order, iso
 from chalicelib.domain.payments import Refund
-from chalicelib.services.ports import OrdersRepo, PaymentProvider, ProviderError, StockChange, WriteConflict
+from chalicelib.services.ports import (
+    IdempotencyClaim,
+    OrdersRepo,
+    PaymentProvider,
+    ProviderError,
+    StockChange,
+    WriteConflict,
+)
 
 log = logging.getLogger("orders.changes")
 T = TypeVar("T")
@@ -52,10 +59,12 @@ class Changes:
         release_stock: Callable[[Order], bool] = lambda order: False,
         payment_refs: Callable[[Order], tuple[str, ...]] = lambda order: (),
         read: Order | None = None,
+        claim: IdempotencyClaim | None = None,
     ) -> tuple[Order, T]:
         """Apply ``apply(order, now)`` and write it, retrying on a concurrent write.
 
-        ``read`` is the order as the caller just read it, to save the first read.
+        ``read`` is the order as the caller just read it, to save the first read; ``claim``
+        an Idempotency-Key taken in the same transaction (``IdempotentReplay`` if it was taken).
         """
         for attempt in range(WRITE_ATTEMPTS):
             order = read if attempt == 0 and read is not None else self.orders.get(order_id)
@@ -70,7 +79,7 @@ class Changes:
             freed = release_stock(order) and status != order.status
             stock = [StockChange(line.sku, line.quantity) for line in order.lines] if freed else []
             try:
-                self.orders.save(order, version, stock, payment_refs=payment_refs(order))
+                self.orders.save(order, version, stock, payment_refs=payment_refs(order), claim=claim)
                 return order, result
             except WriteConflict:
                 self.backoff(attempt)
@@ -103,6 +112,26 @@ class Changes:
                 lambda current, at, rid=refund.refund_id, got=provider_refund, err=error: ledger.refund_sent(
                     current, rid, got, err, at
                 ),
+            )
+        return order
+
+    def cancel_intents(self, order: Order) -> Order:
+        """Cancel at the provider the PaymentIntents the ledger closed (``cancel_pending``), then record it.
+
+        A provider outage leaves them pending for the retry schedule. A PaymentIntent that was
+        paid before we could cancel it is no longer open either: its payment is recorded (and
+        refunded if unwanted) when the provider's event arrives.
+        """
+        for payment in [p for p in order.payments.values() if p.cancel_pending and p.provider_reference]:
+            try:
+                self.provider().cancel_intent(payment.provider_reference or "")
+            except ProviderError as failure:
+                if not failure.permanent:
+                    log.warning("payment intent of order %s not canceled yet: %s", order.order_id, failure)
+                    continue
+                log.info("payment intent of order %s cannot be canceled: %s", order.order_id, failure)
+            order, _ = self.change(
+                order.order_id, lambda current, at, pid=payment.payment_id: ledger.intent_closed(current, pid)
             )
         return order
 

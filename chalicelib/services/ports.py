@@ -41,6 +41,15 @@ class IdempotentReplay(Exception):
         self.request_hash = request_hash
 
 
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    """An Idempotency-Key taken in the same transaction as the change it names (``IdempotentReplay`` if taken)."""
+
+    scope: str  # whose keys these are: a customer id, or a route's name (``refund``)
+    key: str
+    request_hash: str
+
+
 class StockShortage(Exception):
     def __init__(self, skus: list[str]) -> None:
         super().__init__(skus)
@@ -88,7 +97,9 @@ class OrdersRepo(Protocol):
         *,
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
+        claim: IdempotencyClaim | None = None,
     ) -> None: ...
+    def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def get_with_applied(self, order_id: str) -> tuple[Order | None, set[str]]:
         """The order and the markers (``STRIPE#<id>``, ``FULFIL#<id>``) of outside events applied to it."""
         ...
@@ -125,7 +136,10 @@ class PaymentProvider(Protocol):
         self, *, amount: int, currency: str, method: str, metadata: dict[str, str], idempotency_key: str
     ) -> ProviderIntent: ...
     def retrieve_intent(self, provider_reference: str) -> ProviderIntent: ...
-    def cancel_intent(self, provider_reference: str) -> None: ...
+    def cancel_intent(self, provider_reference: str) -> str:
+        """Cancel a PaymentIntent; its status after (``canceled``, or e.g. ``succeeded`` if it was paid first)."""
+        ...
+
     def refund(
         self, *, provider_reference: str, amount: int, metadata: dict[str, str], idempotency_key: str
     ) -> ProviderRefund: ...

@@ -17,7 +17,6 @@ from chalicelib.domain import payments as ledger
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.orders import Order, iso
 from chalicelib.services.changes import Changes
-from chalicelib.services.ports import ProviderError
 
 log = logging.getLogger("orders.schedules")
 ACTOR = "system"
@@ -45,39 +44,42 @@ class PaymentSchedules:
         return self._sweep("reminder", self.changes.now, remind)
 
     def expire_unpaid(self) -> int:
-        """Expire orders unpaid at the end of their payment time and give their stock back."""
-        cancelled: list[str] = []
+        """Expire orders unpaid at the end of their payment time, give their stock back, cancel their PaymentIntents."""
+        expired: dict[str, Order] = {}
 
         def expire(order: Order, at: str) -> bool:
             deadline = ledger.expiry_due(order)
             if deadline is None or deadline > at:
                 return False
-            pending = [p.provider_reference for p in order.payments.values() if p.status == "pending"]
             ledger.expire(order, ACTOR, at)
-            cancelled.extend(ref for ref in pending if ref)
+            expired[order.order_id] = order  # the last attempt's: the one that was written
             return True
 
         count = self._sweep("expiry", self.changes.now, expire, release_stock=True)
-        for reference in cancelled:  # best effort: a late payment is refunded anyway
-            try:
-                self.changes.provider().cancel_intent(reference)
-            except ProviderError as error:
-                log.info("could not cancel payment intent %s: %s", reference, error)
+        for (
+            order
+        ) in expired.values():  # a provider outage leaves them to retry_refunds; a late payment is refunded anyway
+            if any(p.cancel_pending for p in order.payments.values()):
+                self.changes.cancel_intents(order)
         return count
 
     def retry_refunds(self) -> int:
-        """Send refunds that were reserved but not yet taken by the provider (an outage, a crash)."""
-        sent = 0
+        """Finish what the provider did not take (an outage, a crash): refunds to send, PaymentIntents to cancel."""
+        done = 0
         until = iso(self.changes.clock() - REFUND_RETRY_AFTER)
-        for order_id in self.changes.orders.due("refund_retry", until, self.batch):
+        for order_id in self.changes.orders.due(ledger.PROVIDER_RETRY, until, self.batch):
             order = self.changes.orders.get(order_id)
             if order is None:
                 continue
             waiting = [r for r in order.refunds.values() if r.status == "requested"]
             if waiting:
-                self.changes.send_refunds(order, waiting)
-                sent += len(waiting)
-        return sent
+                order = self.changes.send_refunds(order, waiting)
+                done += len(waiting)
+            closing = sum(p.cancel_pending for p in order.payments.values())
+            if closing:
+                self.changes.cancel_intents(order)
+                done += closing
+        return done
 
     def _sweep(
         self,

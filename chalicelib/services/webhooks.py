@@ -55,5 +55,7 @@ class StripeWebhooks:
         else:
             raise Busy("The order is being changed by someone else; Stripe will retry.")
         if refunds:
-            self.changes.send_refunds(order, refunds)
+            order = self.changes.send_refunds(order, refunds)
+        if any(p.cancel_pending for p in order.payments.values()):  # the order is paid: close its other attempts
+            self.changes.cancel_intents(order)
         return "applied"

@@ -105,6 +105,8 @@ class PaymentMap(MapAttribute):
     received_amount = NumberAttribute(default=0)
     received_currency = UnicodeAttribute(null=True)
     reported_refunded = NumberAttribute(default=0)
+    cancel_pending = BooleanAttribute(default=False)
+    received_reference = UnicodeAttribute(null=True)
 
 
 class RefundMap(MapAttribute):
@@ -116,6 +118,8 @@ class RefundMap(MapAttribute):
     reason = UnicodeAttribute(null=True)
     provider_reference = UnicodeAttribute(null=True)
     automatic = BooleanAttribute(default=False)
+    reference_code = UnicodeAttribute(null=True)
+    sent_reference = UnicodeAttribute(null=True)
 
 
 class OrderRecord(OrdersTableItem, discriminator="order"):

@@ -33,7 +33,14 @@ from chalicelib.config import settings
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
-from chalicelib.services.ports import IdempotentReplay, Page, StockChange, StockShortage, WriteConflict
+from chalicelib.services.ports import (
+    IdempotencyClaim,
+    IdempotentReplay,
+    Page,
+    StockChange,
+    StockShortage,
+    WriteConflict,
+)
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep markers well past that
@@ -68,7 +75,7 @@ class OrdersRepository:
             return None
 
     def due(self, kind: str, until: str, limit: int) -> list[str]:
-        """Ids of orders with ``kind`` work (reminder, refund_retry, expiry) due by ``until``, oldest first.
+        """Ids of orders with ``kind`` work (reminder, provider_retry, expiry) due by ``until``, oldest first.
 
         One Query of a sparse index (``payment-expiry`` for expiry, else ``payment-due``).
         """
@@ -121,9 +128,10 @@ class OrdersRepository:
         )
         return int(counter.value)
 
-    def find_idempotent(self, customer_id: str, key: str) -> IdempotentReplay | None:
+    def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None:
+        """What an Idempotency-Key of ``scope`` (a customer id, or ``refund``) was first used for (one GetItem)."""
         try:
-            record = IdempotencyRecord.get(_idempotency_pk(customer_id, key), "#IDEM", consistent_read=True)
+            record = IdempotencyRecord.get(_idempotency_pk(scope, key), "#IDEM", consistent_read=True)
         except IdempotencyRecord.DoesNotExist:
             return None
         return IdempotentReplay(record.order_id, record.request_hash)
@@ -135,14 +143,7 @@ class OrdersRepository:
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
         ``WriteConflict`` when a concurrent transaction touched the same items.
         """
-        expires = datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, UTC)
-        idempotency = IdempotencyRecord(
-            _idempotency_pk(order.customer_id, idempotency_key),
-            "#IDEM",
-            order_id=order.order_id,
-            request_hash=request_hash,
-            expires_at=expires,
-        )
+        idempotency = _idempotency_record(IdempotencyClaim(order.customer_id, idempotency_key, request_hash), order)
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
@@ -175,14 +176,18 @@ class OrdersRepository:
         *,
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
+        claim: IdempotencyClaim | None = None,
     ) -> None:
         """Write the changed header and its new events, if nobody changed the order since it was read.
 
         ``applied_event`` (source, id, type) marks an outside event (a Stripe event, a fulfilment
         update) as applied in the same transaction, so it takes effect once; ``payment_refs`` link
-        provider payments to this order.
+        provider payments to this order; ``claim`` takes an Idempotency-Key for this change
+        (``IdempotentReplay`` when it was taken first).
         """
         puts = [(to_record(order), OrderRecord.version == expected_version)]
+        if claim is not None:
+            puts.append((_idempotency_record(claim, order), IdempotencyRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
         if applied_event is not None:
             marker = ProcessedEventRecord(
@@ -201,6 +206,10 @@ class OrdersRepository:
             self._commit(puts, stock)
         except TransactWriteError as error:
             reasons = _reasons(error)
+            if claim is not None and reasons[1:2] == ["ConditionalCheckFailed"]:
+                replay = self.find_idempotent(claim.scope, claim.key)
+                if replay is not None:
+                    raise replay from None
             if {"ConditionalCheckFailed", "TransactionConflict"} & set(
                 reasons[: len(puts)]
             ) or "TransactionConflict" in reasons:
@@ -225,8 +234,18 @@ def _reasons(error: TransactWriteError) -> list[str | None]:
     return [reason.code if reason else None for reason in (error.cancellation_reasons or [])] or [None]
 
 
-def _idempotency_pk(customer_id: str, key: str) -> str:
-    return f"IDEM#{customer_id}#{key}"
+def _idempotency_pk(scope: str, key: str) -> str:
+    return f"IDEM#{scope}#{key}"
+
+
+def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        _idempotency_pk(claim.scope, claim.key),
+        "#IDEM",
+        order_id=order.order_id,
+        request_hash=claim.request_hash,
+        expires_at=datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, UTC),
+    )
 
 
 def to_record(order: Order) -> OrderRecord:
@@ -334,6 +353,8 @@ def _payment(item: PaymentMap) -> Payment:
         received_amount=int(item.received_amount or 0),
         received_currency=item.received_currency,
         reported_refunded=int(item.reported_refunded or 0),
+        cancel_pending=bool(item.cancel_pending),
+        received_reference=item.received_reference,
     )
 
 
@@ -347,4 +368,6 @@ def _refund(item: RefundMap) -> Refund:
         reason=item.reason,
         provider_reference=item.provider_reference,
         automatic=bool(item.automatic),
+        reference_code=item.reference_code,
+        sent_reference=item.sent_reference,
     )

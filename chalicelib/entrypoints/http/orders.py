@@ -33,13 +33,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
     tag="orders",
 )
 def place_order(call: Call):
-    key = call.request.headers.get("idempotency-key")
-    if key is None:
-        raise ApiError(
-            400, "idempotency_key_required", "Send an Idempotency-Key header (e.g. a UUID) with every new order."
-        )
-    if not IDEMPOTENCY_KEY.match(key):
-        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every new order.")
     body = call.body
     command = PlaceOrder(
         items=[RequestedLine(item.sku, item.quantity) for item in body.items],
@@ -49,7 +43,7 @@ def place_order(call: Call):
     )
     order, created = wiring.orders().place(call.principal, command, key)
     return respond(
-        presenters.order(order),
+        presenters.order(order, staff=call.principal.is_staff),
         201 if created else 200,
         {"Location": f"/orders/{order.order_id}", "Idempotent-Replayed": "false" if created else "true"},
     )
@@ -73,7 +67,7 @@ def list_orders(call: Call) -> dict:
     result = wiring.orders().list(
         call.principal, status=q.status, customer_id=q.customer_id, limit=q.limit, cursor=q.cursor
     )
-    return presenters.page(result, presenters.order)
+    return presenters.page(result, lambda order: presenters.order(order, staff=call.principal.is_staff))
 
 
 @endpoint(
@@ -87,7 +81,8 @@ def list_orders(call: Call) -> dict:
     tag="orders",
 )
 def get_order(call: Call, order_id: str) -> dict:
-    return presenters.order(wiring.orders().get(call.principal, order_id_or_404(order_id)))
+    order = wiring.orders().get(call.principal, order_id_or_404(order_id))
+    return presenters.order(order, staff=call.principal.is_staff)
 
 
 @endpoint(
@@ -104,7 +99,17 @@ def get_order(call: Call, order_id: str) -> dict:
 )
 def cancel_order(call: Call, order_id: str) -> dict:
     order = wiring.payments().cancel(call.principal, order_id_or_404(order_id), call.body.reason or None)
-    return presenters.order(order)
+    return presenters.order(order, staff=call.principal.is_staff)
+
+
+def idempotency_key(call: Call, missing: str) -> str:
+    """The request's Idempotency-Key (required: ``400`` without it or when it is not 1-255 visible ASCII)."""
+    key = call.request.headers.get("idempotency-key")
+    if key is None:
+        raise ApiError(400, "idempotency_key_required", missing)
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
+    return key
 
 
 def order_id_or_404(raw: str) -> str:

@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.orders import IDEMPOTENCY_KEY, order_id_or_404
+from chalicelib.entrypoints.http.orders import idempotency_key, order_id_or_404
 from chalicelib.entrypoints.http.routing import CUSTOMER, PUBLIC, STAFF, Call, endpoint, respond
 from chalicelib.services.changes import Busy
 from chalicelib.services.ports import InvalidWebhook
@@ -83,7 +83,7 @@ def confirm_payment(call: Call, order_id: str, payment_id: str) -> dict:
     order = wiring.payments().confirm_offline(
         call.principal, order_id_or_404(order_id), payment_id[:64], call.body.amount, call.body.reference
     )
-    return presenters.order(order)
+    return presenters.order(order, staff=True)
 
 
 @endpoint(
@@ -95,21 +95,41 @@ def confirm_payment(call: Call, order_id: str, payment_id: str) -> dict:
     status=201,
     body="RefundIn",
     response="RefundResultOut",
-    headers=(("Idempotency-Key", "Optional. The same key returns the same refund instead of refunding again."),),
+    headers=(("Idempotency-Key", "Required. The same key with the same body answers the first refund again."),),
     errors=(400, 401, 403, 404, 409, 413, 422, 429, 502),
     tag="staff",
 )
-def refund(call: Call, order_id: str) -> dict:
-    key = call.request.headers.get("idempotency-key")
-    if key is not None and not IDEMPOTENCY_KEY.match(key):
-        raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
-    order, refunds = wiring.payments().refund(
+def refund(call: Call, order_id: str):
+    key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every refund.")
+    result = wiring.payments().refund(
         call.principal, order_id_or_404(order_id), call.body.amount, call.body.reason, key
     )
-    failed = [r for r in refunds if r.status == "failed"]
-    if refunds and len(failed) == len(refunds):
+    failed = [r for r in result.refunds if r.status == "failed"]
+    if not result.replayed and result.refunds and len(failed) == len(result.refunds):
         raise ApiError(502, "payment_provider_error", "The payment provider refused the refund.", order_id=order_id)
-    return presenters.refund_result(order, refunds)
+    return respond(
+        presenters.refund_result(result.order, result.refunds),
+        200 if result.replayed else 201,
+        {"Idempotent-Replayed": "true" if result.replayed else "false"},
+    )
+
+
+@endpoint(
+    api,
+    "POST",
+    "/staff/orders/{order_id}/refunds/{refund_id}/sent",
+    summary="Record that an offline refund (bank transfer, cash) was paid back to the customer",
+    access=STAFF,
+    body="RefundSentIn",
+    response="OrderOut",
+    errors=(400, 401, 403, 404, 409, 413, 422, 429),
+    tag="staff",
+)
+def refund_sent(call: Call, order_id: str, refund_id: str) -> dict:
+    order = wiring.payments().mark_refund_sent(
+        call.principal, order_id_or_404(order_id), refund_id[:80], call.body.reference
+    )
+    return presenters.order(order, staff=True)
 
 
 def _provider_down(error: Exception) -> ApiError:

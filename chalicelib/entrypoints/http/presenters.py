@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.domain import customer_view
 from chalicelib.domain.catalogue import Product
-from chalicelib.domain.orders import Order
+from chalicelib.domain.orders import Order, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import Page
 
@@ -29,7 +30,8 @@ def product(item: Product) -> dict[str, Any]:
     }
 
 
-def order(item: Order) -> dict[str, Any]:
+def order(item: Order, *, staff: bool) -> dict[str, Any]:
+    """The order as staff see it, or (``staff=False``) as its customer does: see ``domain/customer_view.py``."""
     return {
         "order_id": item.order_id,
         "order_number": item.order_number,
@@ -57,16 +59,21 @@ def order(item: Order) -> dict[str, Any]:
         "shipping_address": item.shipping_address,
         "channel": item.channel,
         "note": item.note,
-        "flags": item.flags,
+        "flags": item.flags if staff else [],
         "reserved_until": item.reserved_until,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
         "payments": [payment(p) for p in item.payments.values()],
-        "refunds": [refund(r, item.currency) for r in item.refunds.values()],
-        "timeline": [
-            {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data} for event in item.timeline
-        ],
+        "refunds": [refund(r, item.currency, staff=staff) for r in item.refunds.values()],
+        "timeline": [timeline_event(event, staff=staff) for event in item.timeline],
     }
+
+
+def timeline_event(event: TimelineEvent, *, staff: bool) -> dict[str, Any]:
+    if staff:
+        return {"at": event.at, "type": event.type, "actor": event.actor, "data": event.data}
+    return {"at": event.at, "type": event.type, "actor": customer_view.actor(event.actor),
+            "data": customer_view.data(event.data, event.actor)}  # fmt: skip
 
 
 def payment(item: Payment) -> dict[str, Any]:
@@ -82,15 +89,16 @@ def payment(item: Payment) -> dict[str, Any]:
     }
 
 
-def refund(item: Refund, currency: str) -> dict[str, Any]:
+def refund(item: Refund, currency: str, *, staff: bool = True) -> dict[str, Any]:
     return {
         "refund_id": item.refund_id,
         "payment_id": item.payment_id,
         "amount": item.amount,
         "currency": currency,
         "status": item.status,
-        "reason": item.reason,
+        "reason": item.reason if staff else None,
         "provider_reference": item.provider_reference,
+        "reference_code": item.reference_code,
         "automatic": item.automatic,
         "created_at": item.created_at,
     }
@@ -112,7 +120,7 @@ def started_payment(started: StartedPayment) -> dict[str, Any]:
 
 
 def refund_result(item: Order, refunds: list[Refund]) -> dict[str, Any]:
-    return {"refunds": [refund(r, item.currency) for r in refunds], "order": order(item)}
+    return {"refunds": [refund(r, item.currency) for r in refunds], "order": order(item, staff=True)}
 
 
 def page(result: Page[Any], present) -> dict[str, Any]:

@@ -102,6 +102,10 @@ class RefundIn(Strict):
     reason: Optional[Text(500, 0)] = None
 
 
+class RefundSentIn(Strict):
+    reference: Text(100) = Field(description="The bank's or till's reference of the money paid back.")
+
+
 class StripeEventIn(BaseModel):
     """A Stripe Event, verified against its Stripe-Signature over the raw bytes (never re-serialized)."""
 
@@ -207,6 +211,7 @@ class RefundOut(BaseModel):
     status: Literal["requested", "pending", "succeeded", "failed", "canceled"]
     reason: Optional[str] = None
     provider_reference: Optional[str] = None
+    reference_code: Optional[str] = Field(None, description="Offline refunds: what staff quote when paying it back.")
     automatic: bool
     created_at: str
 

@@ -1,0 +1,33 @@
+"""What a customer may see of their own order's history: no staff identities, internal references or flags.
+
+Staff see a timeline event's ``actor`` as recorded (``staff:<sub>``, ``stripe``, ...) and
+every ``data`` field. A customer sees the actor's kind (``customer``, ``staff``,
+``system`` or ``provider``) and only the data fields below, in the order view and in
+the notifications sent to them alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# data fields of a timeline event that tell the customer about their own order
+CUSTOMER_FIELDS = frozenset(
+    {
+        "order_number", "total", "currency", "lines", "method", "amount", "payment_id", "refund_id",
+        "reserved_until", "reference_code", "carrier", "tracking_number", "occurred_at", "status",
+        "expected_amount", "received_amount",
+    }
+)  # fmt: skip
+
+_ACTOR_KINDS = {"customer": "customer", "staff": "staff", "admin": "staff", "system": "system"}
+
+
+def actor(recorded: str) -> str:
+    """``customer:<sub>`` → ``customer``, ``staff:<sub>``/``admin:<sub>`` → ``staff``; Stripe, the warehouse → ``provider``."""
+    return _ACTOR_KINDS.get(recorded.split(":", 1)[0], "provider")
+
+
+def data(recorded: dict[str, Any], recorded_actor: str = "") -> dict[str, Any]:
+    """The fields of an event's data a customer may see (and a ``reason`` they gave themselves)."""
+    own = recorded_actor.startswith("customer:")
+    return {key: value for key, value in recorded.items() if key in CUSTOMER_FIELDS or (own and key == "reason")}
