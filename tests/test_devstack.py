@@ -259,7 +259,7 @@ def test_a_demo_customer_places_and_reads_an_order(running):
 def test_bank_transfers_show_the_demo_account_and_the_console_stays_quiet(running):
     """A bank transfer's instructions name the demo bank account; the requests print no access-log line and the
     dev stage logs at INFO, so the notifications are what the console shows."""
-    token = sign_in(running.env, index=1)
+    token = sign_in(running.env)
     product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
     body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
     status, order = request(
