@@ -56,6 +56,29 @@ def _no_payment(api: str, order_id: str) -> str:
     )
 
 
+def _order_exists(env: dict[str, Any], order_id: str) -> bool:
+    """Ask the API, as the demo staff account, whether the order exists (any customer's)."""
+    from devstack.token import SignInFailed, demo_token
+
+    staff = next((a for a in env["demo_accounts"] if a["role"] == "staff"), None)
+    if staff is None:
+        return True  # cannot tell: say what a customer would do next
+    try:
+        token = demo_token(env, staff)
+    except SignInFailed as error:
+        raise Failed(str(error)) from None
+    request = urllib.request.Request(
+        f"{env['api_url']}/orders/{urllib.parse.quote(order_id, safe='')}", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with _OPENER.open(request, timeout=30):
+            return True
+    except urllib.error.HTTPError as error:
+        return error.code != 404
+    except OSError as error:
+        raise Failed(NOT_RUNNING.format(why=f"the API at {env['api_url']} does not answer: {error}")) from None
+
+
 def pay(env: dict[str, Any], order_id: str, *, fail: bool = False) -> list[str]:
     """Complete (or decline) the order's newest open PaymentIntent; the lines to print. Raises Failed."""
     base, api = env.get("stripe_api_base"), env["api_url"]
@@ -75,6 +98,9 @@ def pay(env: dict[str, Any], order_id: str, *, fail: bool = False) -> list[str]:
         paid = next((pi for pi in intents if pi["status"] == "succeeded"), None)
         if paid is not None:
             return [f"Order {order_id} is already paid ({paid['id']}); nothing to do."]
+        if not intents and not _order_exists(env, order_id):
+            raise Failed(f"there is no order {order_id} on this stack; `curl -s {api}/orders -H \"Authorization: "
+                         f"Bearer $(make -s token)\"` lists yours.")  # fmt: skip
         raise Failed(_no_payment(api, order_id))
     pi = open_[0]
     action = "fail" if fail else "succeed"

@@ -28,18 +28,12 @@ def _account(env: dict[str, Any], email: str | None) -> dict[str, str] | None:
     return next((a for a in accounts if a["email"].casefold() == email.casefold()), None)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) > 1 or (argv and argv[0] in ("-h", "--help")):
-        return _fail("usage: python -m devstack.token [EMAIL]  (or: make token EMAIL=customer1@demo.local)", 2)
-    directory = state.state_dir()
-    env = state.read_env(directory)
-    if env is None:
-        return _fail(NOT_RUNNING.format(why=f"no {directory / state.ENV_JSON}"))
-    account = _account(env, argv[0] if argv else None)
-    if account is None:
-        known = ", ".join(a["email"] for a in env["demo_accounts"])
-        return _fail(f"{argv[0]} is not a demo account; the demo accounts are {known}.", 2)
+class SignInFailed(Exception):
+    """Why a demo account could not sign in, in a sentence for the user."""
 
+
+def demo_token(env: dict[str, Any], account: dict[str, str]) -> str:
+    """An ID token of a demo account of the running stack (raises ``SignInFailed``)."""
     use_emulator(env["aws_endpoint_url"], env["region"])
     import boto3
     from botocore.config import Config
@@ -54,14 +48,34 @@ def main(argv: list[str]) -> int:
         config=Config(connect_timeout=3, read_timeout=15, retries={"mode": "standard", "max_attempts": 1}),
     )
     try:
-        token = sign_in(cognito, env["user_pool_client_id"], account["email"], account["password"])
+        return sign_in(cognito, env["user_pool_client_id"], account["email"], account["password"])
     except EndpointConnectionError:
-        return _fail(NOT_RUNNING.format(why=f"nothing answers at {env['aws_endpoint_url']}"))
+        raise SignInFailed(NOT_RUNNING.format(why=f"nothing answers at {env['aws_endpoint_url']}")) from None
     except ClientError as error:
         details = error.response.get("Error", {})
         if details.get("Code") == "ResourceNotFoundException":  # a stack restarted elsewhere, or a stale env.json
-            return _fail(NOT_RUNNING.format(why=f"its user pool is gone: {details.get('Message', '')}"))
-        return _fail(f"sign-in as {account['email']} failed: {details.get('Code')}: {details.get('Message')}")
+            raise SignInFailed(NOT_RUNNING.format(why=f"its user pool is gone: {details.get('Message', '')}")) from None
+        raise SignInFailed(
+            f"sign-in as {account['email']} failed: {details.get('Code')}: {details.get('Message')}"
+        ) from None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1 or (argv and argv[0] in ("-h", "--help")):
+        return _fail("usage: python -m devstack.token [EMAIL]  (or: make token EMAIL=customer1@demo.local)", 2)
+    directory = state.state_dir()
+    env = state.read_env(directory)
+    if env is None:
+        return _fail(NOT_RUNNING.format(why=f"no {directory / state.ENV_JSON}"))
+    account = _account(env, argv[0] if argv else None)
+    if account is None:
+        known = ", ".join(a["email"] for a in env["demo_accounts"])
+        return _fail(f"{argv[0]} is not a demo account; the demo accounts are {known}.", 2)
+
+    try:
+        token = demo_token(env, account)
+    except SignInFailed as error:
+        return _fail(str(error))
     print(token)
     return 0
 

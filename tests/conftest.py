@@ -402,3 +402,14 @@ def event_world(stack, tables, monkeypatch) -> EventWorld:
 def KEY() -> dict[str, str]:
     """A fresh Idempotency-Key header."""
     return {"idempotency-key": uuid.uuid4().hex}
+
+
+def assert_error(reply: Reply, status: int, code: str) -> dict[str, Any]:
+    """The contract's one error shape with this status and code; returns its details."""
+    assert reply.status == status, reply.body
+    assert set(reply.body) == {"error"}, reply.body
+    assert set(reply.error) == {"code", "message", "details"}, reply.body
+    assert reply.error["code"] == code, reply.body
+    assert isinstance(reply.error["message"], str) and reply.error["message"]
+    assert isinstance(reply.error["details"], dict)
+    return reply.error["details"]

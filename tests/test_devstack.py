@@ -328,9 +328,23 @@ def test_the_stripe_stand_in_answers_through_the_sdk(running):
 
 
 def test_make_pay_without_a_payment_says_how_to_make_one(running):
-    result = devstack(running.environ, "devstack.pay", "order-without-payment")
+    token = sign_in(running.env)
+    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
+    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
+    status, order = request(
+        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert status == 201, order
+    result = devstack(running.environ, "devstack.pay", order["order_id"])
     assert result.returncode == 1
-    assert f"{running.api}/orders/order-without-payment/payments" in result.stderr and '"method"' in result.stderr
+    assert f"{running.api}/orders/{order['order_id']}/payments" in result.stderr and '"method"' in result.stderr
+
+
+def test_make_pay_of_an_unknown_order_says_there_is_no_such_order(running):
+    result = devstack(running.environ, "devstack.pay", "no-such-order-42")
+    assert result.returncode == 1
+    assert "there is no order no-such-order-42" in result.stderr
+    assert "/payments" not in result.stderr  # not told to pay an order that does not exist
 
 
 def test_make_pay_without_a_stack_says_so(tmp_path):

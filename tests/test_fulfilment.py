@@ -261,6 +261,12 @@ HOSTILE = {
     "occurred_at without zone": json.dumps(update("{order_id}", "shipped", occurred_at="2026-11-26T08:00:00")),
     "order id with a path": json.dumps(update("../ORDER#{order_id}", "shipped")),
     "huge": json.dumps(update("{order_id}", "shipped", carrier="顺" * 30_000)),
+    "a lone surrogate": json.dumps(update("{order_id}", "shipped", carrier="\ud800")),  # \ud800 escaped: valid JSON
+    "nested 5000 deep": json.dumps(update("{order_id}", "shipped"))[:-1]
+    + ', "carrier": '
+    + "[" * 5000
+    + "]" * 5000
+    + "}",
 }
 
 
@@ -284,6 +290,7 @@ def test_hostile_messages_never_crash_the_consumer_and_never_write(api, event_wo
 
     assert (handled_total, failed_total) == (1, len(hostile) * MAX_RECEIVES)
     assert sorted(raw_bodies(event_world, "fulfilment-updates-dlq")) == sorted(hostile)
+    assert kinds(event_world.staff.drain())["fulfilment_dead_letter"] == len(hostile)  # each one alerted staff
     assert dynamodb_calls == ["Query", "TransactWriteItems"]  # the good update's, nothing for the hostile ones
     order = view(api, order_id)
     assert order["fulfilment_status"] == "picked"
@@ -314,3 +321,22 @@ def test_a_fulfilment_update_costs_one_query_and_one_transaction(api, event_worl
     assert event_world.updates.pump() == (1, 0)
     assert dynamodb_calls == ["Query", "TransactWriteItems"]
     assert view(api, order_id)["fulfilment_status"] == "packed"
+
+
+def test_a_shipped_order_cannot_be_cancelled_and_the_customer_is_told_why(api, event_world, paid_order):
+    """Once the warehouse has shipped it, cancelling says so in plain words (409 invalid_transition) and points to a
+    return; nothing changes."""
+    order_id = paid_order()
+    event_world.send_update(update(order_id, "shipped", carrier="SF Express", tracking_number="SF1"))
+    event_world.updates.pump()
+    before = view(api, order_id)
+    assert before["fulfilment_status"] == "shipped"
+
+    reply = api.post(f"/orders/{order_id}/cancel", as_="customer")
+
+    assert reply.status == 409 and reply.error["code"] == "invalid_transition", reply.body
+    assert (
+        reply.error["message"]
+        == "This order cannot be cancelled: it has already shipped. Ask for a return once it arrives."
+    )
+    assert view(api, order_id) == before

@@ -10,6 +10,7 @@ handler answered Lambda, by a fresh ``Feed`` over the same streams.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -249,8 +250,9 @@ def test_a_refund_tells_staff_and_the_customer(api, event_world, shop, deliver, 
     event_world.pump()
     drained(event_world)
 
-    reply = api.post(f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000, "reason": "chipped"}, as_="staff",
-                     headers=KEY())
+    reply = api.post(
+        f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000, "reason": "chipped"}, as_="staff", headers=KEY()
+    )
     assert reply.status == 201, reply.body
     event_world.pump()
     staff, customer = drained(event_world)
@@ -260,6 +262,57 @@ def test_a_refund_tells_staff_and_the_customer(api, event_world, shop, deliver, 
     assert customer[0]["attributes"] == {"event_type": "refunded", "customer_id": customer_sub}
     assert customer[0]["message"]["data"]["amount"] == 1000
     assert staff[0]["message"]["order_id"] == order["order_id"]
+
+
+def test_an_offline_refund_tells_staff_what_to_pay_back_and_the_customer_once_it_is_sent(
+    api, event_world, shop, customer_sub
+):
+    """A refund of a bank transfer: staff get ``refund_to_send`` (the amount, who to pay, the reference to quote and
+    the customer's own transfer); the customer hears ``refunded`` only once staff record the money as sent, and
+    never sees the bank's references."""
+    order = shop(2)
+    transfer = api.post(f"/orders/{order['order_id']}/payments", {"method": "bank_transfer"}, as_="customer").body
+    confirm = f"/staff/orders/{order['order_id']}/payments/{transfer['payment_id']}/confirm"
+    assert api.post(confirm, {"amount": order["total"], "reference": "ICBC-IN-1"}, as_="staff").status == 200
+    event_world.pump()
+    drained(event_world)
+
+    made = api.post(f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000}, as_="staff", headers=KEY())
+    assert made.status == 201, made.body
+    event_world.pump()
+    staff, customer = drained(event_world)
+
+    assert (kinds(staff), kinds(customer)) == ({"refund_to_send": 1}, {})
+    data = staff[0]["message"]["data"]
+    assert (data["amount"], data["currency"], data["method"]) == (1000, "CNY", "bank_transfer")
+    assert data["reference_code"] == made.body["refunds"][0]["reference_code"]
+    assert (data["paid_with_reference"], data["customer_name"]) == ("ICBC-IN-1", ADDRESS["name"])
+    assert staff[0]["message"]["customer_id"] == customer_sub
+
+    sent = f"/staff/orders/{order['order_id']}/refunds/{made.body['refunds'][0]['refund_id']}/sent"
+    assert api.post(sent, {"reference": "ICBC-OUT-2"}, as_="staff").status == 200
+    event_world.pump()
+    staff, customer = drained(event_world)
+
+    assert (kinds(staff), kinds(customer)) == ({"refund_issued": 1}, {"refunded": 1})
+    assert customer[0]["message"]["data"]["amount"] == 1000
+    assert "ICBC" not in json.dumps(customer[0]["message"])  # the bank's references are staff's
+
+
+def test_a_refund_stripe_refuses_for_good_tells_staff(api, event_world, shop, deliver, stripe_world):
+    order = shop(2)
+    pay(api, deliver, stripe_world, order["order_id"])
+    event_world.pump()
+    drained(event_world)
+    stripe_world.transport.fail_next("/v1/refunds", times=1, status=400)
+
+    reply = api.post(f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000}, as_="staff", headers=KEY())
+
+    assert reply.status == 502, reply.body
+    event_world.pump()
+    staff, customer = drained(event_world)
+    assert (kinds(staff), kinds(customer)) == ({"refund_failed": 1}, {})
+    assert staff[0]["message"]["data"]["amount"] == 1000
 
 
 def test_a_payment_that_does_not_match_the_order_tells_staff(api, event_world, shop, deliver, stripe_world):
@@ -349,8 +402,9 @@ def test_refused_requests_notify_nobody(api, event_world, shop, place):
     unpaid = shop(1)
     event_world.pump()
     drained(event_world)
-    refused = api.post(f"/staff/orders/{unpaid['order_id']}/refunds", {"amount": 100, "reason": "x"}, as_="staff",
-                       headers=KEY())
+    refused = api.post(
+        f"/staff/orders/{unpaid['order_id']}/refunds", {"amount": 100, "reason": "x"}, as_="staff", headers=KEY()
+    )
     assert refused.status == 409, refused.body
     event_world.pump()
 

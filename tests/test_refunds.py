@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import Reply, Sent, events_of, types, view
+from tests.conftest import Reply, Sent, assert_error, events_of, types, view
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-RF", 5000, 2, 20
 TOTAL = PRICE * QUANTITY  # 10000 fen = 100.00 CNY
@@ -70,16 +70,6 @@ def money(order: dict[str, Any]) -> tuple[str, int, int]:
 
 def stock_of(api) -> int:
     return api.get(f"/products/{SKU}").body["stock_available"]
-
-
-def assert_error(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    """The contract's one error shape; returns its details."""
-    assert reply.status == status, reply.body
-    assert set(reply.body) == {"error"}, reply.body
-    assert set(reply.error) == {"code", "message", "details"}, reply.body
-    assert reply.error["code"] == code, reply.body
-    assert isinstance(reply.error["message"], str) and reply.error["message"]
-    return reply.error["details"]
 
 
 def move_clock(monkeypatch, delta: timedelta) -> None:
@@ -225,14 +215,57 @@ def test_the_same_idempotency_key_twice_refunds_once(api, stripe_world, card_pai
     first = refund(api, card_paid.order_id, 2500, key="refund-ticket-77")
     again = refund(api, card_paid.order_id, 2500, key="refund-ticket-77")
 
-    assert first.status == 201 and again.status in (200, 201), (first.body, again.body)
-    assert again.body["refunds"] == first.body["refunds"]
+    assert (first.status, again.status) == (201, 200), (first.body, again.body)
+    assert (first.headers["idempotent-replayed"], again.headers["idempotent-replayed"]) == ("false", "true")
+    assert [r["refund_id"] for r in again.body["refunds"]] == [r["refund_id"] for r in first.body["refunds"]]
     order = view(api, card_paid.order_id)
     assert money(order) == ("partially_refunded", TOTAL, 2500)
     assert len(order["refunds"]) == 1
     assert types(order).count("refund_requested") == 1
     assert stripe_world.transport.count("POST", REFUNDS_PATH) == 1
     assert card_paid.charge(stripe_world)["amount_refunded"] == 2500
+
+
+def test_a_refund_without_an_idempotency_key_is_refused_and_refunds_nothing(api, stripe_world, card_paid):
+    """A retried keyless request could refund twice, so a refund needs a key: 400, and nothing moves."""
+    reply = api.post(f"/staff/orders/{card_paid.order_id}/refunds", {"amount": 1000}, as_="staff")
+
+    assert_error(reply, 400, "idempotency_key_required")
+    assert money(view(api, card_paid.order_id)) == ("paid", TOTAL, 0)
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 0
+
+
+def test_the_same_idempotency_key_with_another_request_is_refused(api, stripe_world, seed, place, deliver, card_paid):
+    """The key names one refund: another amount, another reason, or another order with it is ``422
+    idempotency_key_reused``, and nothing more is refunded anywhere."""
+    assert refund(api, card_paid.order_id, 1000, key="ticket-9", reason="late").status == 201
+    other_order = place((SKU, 1)).body["order_id"]
+    pi = api.post(f"/orders/{other_order}/payments", {"method": "card"}, as_="customer").body["provider_reference"]
+    assert deliver(stripe_world.standin.succeed(pi)).status == 200
+
+    for order_id, amount, reason in [(card_paid.order_id, 2000, "late"), (card_paid.order_id, 1000, "broken"),
+                                     (other_order, 1000, "late")]:  # fmt: skip
+        reply = refund(api, order_id, amount, key="ticket-9", reason=reason)
+        details = assert_error(reply, 422, "idempotency_key_reused")
+        assert "Idempotency-Key" in details["fields"]
+
+    assert money(view(api, card_paid.order_id)) == ("partially_refunded", TOTAL, 1000)
+    assert view(api, other_order)["amount_refunded"] == 0
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 1
+
+
+def test_a_replay_answers_the_first_refund_whatever_has_changed_since(api, stripe_world, card_paid):
+    """After the rest of the order was refunded, a retry of the first refund would be refused as too much if it were
+    a new request; as a replay it answers the first refund again (200), and nothing moves."""
+    first = refund(api, card_paid.order_id, 4000, key="first-refund")
+    assert refund(api, card_paid.order_id, TOTAL - 4000).status == 201
+    assert money(view(api, card_paid.order_id)) == ("refunded", TOTAL, TOTAL)
+
+    again = refund(api, card_paid.order_id, 4000, key="first-refund")
+
+    assert again.status == 200, again.body
+    assert [r["refund_id"] for r in again.body["refunds"]] == [r["refund_id"] for r in first.body["refunds"]]
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 2
 
 
 @pytest.mark.parametrize("amount", [2500, TOTAL], ids=["partial", "full"])
@@ -297,7 +330,7 @@ def test_a_refund_during_a_stripe_outage_is_kept_reserved_and_sent_once_later(
     assert types(order).count("refund_issued") == 1
 
 
-def test_a_refund_stripe_refuses_fails_releases_the_amount_and_answers_502(api, stripe_world, card_paid):
+def test_a_refund_stripe_refuses_fails_releases_the_amount_and_answers_502(api, stripe_world, card_paid, monkeypatch):
     """Stripe refuses the refund outright (400): staff get 502 payment_provider_error, the refund is recorded as
     failed, nothing counts as refunded, and the full amount can be refunded afterwards."""
     stripe_world.transport.fail_next(REFUNDS_PATH, times=1, status=400)
@@ -311,12 +344,34 @@ def test_a_refund_stripe_refuses_fails_releases_the_amount_and_answers_502(api, 
     [failed] = order["refunds"]
     assert (failed["amount"], failed["status"]) == (6000, "failed")
     assert events_of(order, "refund_failed")
+    assert "refund_failed" in order["flags"]  # a person must look at it
+    move_clock(monkeypatch, timedelta(minutes=10))
+    assert wiring.schedules().retry_refunds() == 0  # refused for good: never retried
+    assert stripe_world.transport.count("POST", REFUNDS_PATH) == 1
     assert card_paid.charge(stripe_world)["amount_refunded"] == 0
 
     again = refund(api, card_paid.order_id, TOTAL)
     assert again.status == 201, again.body
     assert money(view(api, card_paid.order_id)) == ("refunded", TOTAL, TOTAL)
     assert card_paid.charge(stripe_world)["amount_refunded"] == TOTAL
+
+
+def test_a_refund_refused_for_a_revoked_api_key_is_kept_and_retried_once_the_key_is_fixed(
+    api, stripe_world, card_paid, monkeypatch
+):
+    """A 401 from Stripe (a revoked or mistyped key) is a fault a person fixes, not a refusal of this refund: the
+    refund stays reserved and the schedule sends it once Stripe accepts the key again."""
+    stripe_world.transport.fail_next(REFUNDS_PATH, times=1, status=401)
+
+    reply = refund(api, card_paid.order_id, 3000)
+
+    assert reply.status == 201, reply.body
+    assert [r["status"] for r in reply.body["refunds"]] == ["requested"]
+    assert "refund_failed" not in view(api, card_paid.order_id)["flags"]
+    move_clock(monkeypatch, timedelta(minutes=2))
+    assert wiring.schedules().retry_refunds() == 1
+    assert money(view(api, card_paid.order_id)) == ("partially_refunded", TOTAL, 3000)
+    assert card_paid.charge(stripe_world)["amount_refunded"] == 3000
 
 
 def test_a_refund_of_a_disputed_charge_is_refused_by_stripe_and_not_counted(api, stripe_world, card_paid):

@@ -124,6 +124,23 @@ def _not_utf8(world, event):
     return {"payload": payload, "signature": raw_signature(payload, WEBHOOK_SECRET)}
 
 
+def _future_timestamp(world, event):
+    return {"timestamp": int(time.time()) + 3600}  # signed "an hour from now": as unacceptable as an hour ago
+
+
+def _nested_deep(world, event):
+    deep = world.payload(event).replace(b'"metadata": {', b'"deep": ' + b"[" * 1200 + b"]" * 1200 + b', "metadata": {')
+    assert deep != world.payload(event)
+    return {"payload": deep}
+
+
+def _lone_surrogate(world, event):
+    # JSON may spell a lone surrogate (\ud800): it is valid JSON, but no UTF-8 text, so nothing can store it
+    odd = world.payload(event).replace(b'"metadata": {', b'"metadata": {"note": "\\ud800", ')
+    assert odd != world.payload(event)
+    return {"payload": odd}
+
+
 REFUSED = {
     "missing Stripe-Signature": _missing_header,
     "signed with another secret": _wrong_secret,
@@ -135,6 +152,9 @@ REFUSED = {
     "data.object is a string": _object_is_a_string,
     "data.object is a list": _object_is_a_list,
     "body is not UTF-8": _not_utf8,
+    "timestamp an hour in the future": _future_timestamp,
+    "nested 1200 levels deep, signed": _nested_deep,
+    "a lone surrogate in a string, signed": _lone_surrogate,
 }
 
 

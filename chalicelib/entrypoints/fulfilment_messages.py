@@ -43,7 +43,10 @@ def parse_update(body: str) -> FulfilmentUpdate:
         raise InvalidMessage("message too large")
     try:
         raw = json.loads(body)
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) can be stored nowhere
         checked = FulfilmentUpdateIn.model_validate(raw)
-    except ValueError as error:  # JSON and pydantic errors alike
+    except RecursionError:
+        raise InvalidMessage("not a fulfilment update: nested too deeply") from None
+    except ValueError as error:  # JSON, encoding and pydantic errors alike
         raise InvalidMessage(f"not a fulfilment update: {str(error)[:300]}") from None
     return FulfilmentUpdate(**checked.model_dump())
