@@ -107,8 +107,9 @@ class PaymentOperations:
 
         self.world.events.clear()
         self.request(
-            REFUND, "POST", f"/staff/orders/{order_id}/refunds", self.staff, 201, body={"amount": REFUND_AMOUNT}
-        )
+            REFUND, "POST", f"/staff/orders/{order_id}/refunds", self.staff, 201, body={"amount": REFUND_AMOUNT},
+            headers={"idempotency-key": new_key()},
+        )  # fmt: skip
         sent = {event["type"]: event for event in self.world.events}
         if set(sent) != {"refund.created", "charge.refunded"}:
             raise BenchError(f"{REFUND}: Stripe would have sent {sorted(sent)}, not refund.created and charge.refunded")

@@ -34,5 +34,19 @@ def _details(event_type: str, message: dict[str, Any]) -> list[str]:
         if len(reason) > REASON_CHARS:
             reason = reason[: REASON_CHARS - 3] + "..."
         return [f"message {message.get('message_id')}, {message.get('receive_count')} receives: {reason}"]
+    if event_type in ("refund_to_send", "refund_failed", "refund_issued", "refunded") and "amount" in data:
+        paid_back = f"{_money(data['amount'], data.get('currency', ''))}"
+        if event_type == "refund_to_send":
+            paid_back += f" by {data.get('method')} to {data.get('customer_name')}, quote {data.get('reference_code')}"
+        return [paid_back]
     shipment = " ".join(str(data[k]) for k in ("carrier", "tracking_number") if data.get(k))
     return [shipment] if shipment else []
+
+
+def _money(amount: Any, currency: str) -> str:
+    from chalicelib.domain.money import minor_digits
+
+    if not isinstance(amount, int):
+        return f"{amount} {currency}"
+    digits = minor_digits(currency)
+    return f"{amount / 10**digits:.{digits}f} {currency}".strip()

@@ -466,3 +466,16 @@ def test_notifications_are_printed_as_one_readable_line():
         "message": {"message_id": "m-1", "receive_count": 5, "reason": "NotFound('No such order.')"},
     }
     assert describe("staff", dead).endswith("(message m-1, 5 receives: NotFound('No such order.'))")
+
+
+def test_a_refund_to_send_is_printed_with_what_to_pay_whom():
+    from devstack.notices import describe
+
+    to_send = {
+        "subject": "Order 20261201-000001: pay a refund back to the customer",
+        "attributes": {"event_type": "refund_to_send"},
+        "message": {"event_type": "refund_to_send", "data": {"amount": 500, "currency": "CNY", "method": "bank_transfer",
+                                                              "customer_name": "王小明",
+                                                              "reference_code": "RF-20261201-000001-1"}},
+    }  # fmt: skip
+    assert describe("staff", to_send).endswith("(5.00 CNY by bank_transfer to 王小明, quote RF-20261201-000001-1)")
