@@ -150,3 +150,44 @@ def test_stock_shown_in_listings_follows_reservations(api, seed, place):
     place(("A", 2))
     listed = api.get("/products").body["items"]
     assert [(p["sku"], p["stock_available"], p["sales_count"]) for p in listed] == [("A", 3, 2)]
+
+
+# --- as users type it --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "q", ["", " ", "%20%20%20", "%E3%80%80", "%09"], ids=["empty", "space", "spaces", "ideographic", "tab"]
+)
+def test_a_blank_search_lists_everything(api, catalogue, q):
+    everything = sorted(p[0] for p in PRODUCTS)
+    assert sorted(all_pages(api, f"q={q}&sort=name", 5)) == everything
+    assert sorted(all_pages(api, f"category=food&q={q}", 5)) == sorted(p[0] for p in PRODUCTS if p[2] == "food")
+
+
+def test_a_search_is_trimmed(api, catalogue):
+    assert skus(api.get(f"/products?q={quote('  圆领 ')}")) == ["TEE-WHT"]
+
+
+@pytest.mark.parametrize("category", ["apparel", "Apparel", "APPAREL", "aPpArEl"])
+def test_category_is_case_insensitive(api, catalogue, category):
+    expected = sorted(p[0] for p in PRODUCTS if p[2] == "apparel")
+    assert sorted(all_pages(api, f"category={category}", 2)) == expected
+
+
+def test_a_category_written_in_capitals_is_found_in_any_case(api, seed):
+    seed("LAMP-1", name="Desk lamp", category="Home Office")
+    seed("LAMP-2", name="Floor lamp", category="home office")
+    seed("MUG-1", name="Mug", category="Home")
+    for category in ("home office", "Home Office", "HOME%20OFFICE"):
+        assert sorted(skus(api.get(f"/products?category={category}"))) == ["LAMP-1", "LAMP-2"], category
+    assert api.get("/products/LAMP-1").body["category"] == "Home Office"  # shown as written
+
+
+def test_a_price_range_with_min_above_max_is_empty(api, catalogue, dynamodb_calls):
+    for sort in ("price", "name", "-sales"):
+        dynamodb_calls.clear()
+        reply = api.get(f"/products?min_price=20000&max_price=5000&sort={sort}")
+        assert reply.status == 200, reply.body
+        assert reply.body == {"items": [], "next_cursor": None}
+        assert dynamodb_calls == [], "an empty range needs no Query"
+    assert skus(api.get("/products?min_price=7900&max_price=7900")) == ["TEE-WHT"]  # one price is a range

@@ -24,6 +24,11 @@ class Product:
     low_stock_threshold: int = 0
 
 
+def category_key(category: str) -> str:
+    """The form categories are listed and looked up in: ``Apparel`` and ``apparel`` are one category."""
+    return " ".join(category.casefold().split())
+
+
 def search_key(text: str) -> str:
     """The form names are matched and sorted in: case-folded, so it works for any script."""
     return " ".join(text.casefold().split())

@@ -18,8 +18,17 @@ def list_products(
     limit: int = 20,
     cursor: str | None = None,
 ) -> Page[Product]:
+    """A page of the catalogue. A blank ``q`` is no filter; a price range with min above max is empty."""
+    if min_price is not None and max_price is not None and min_price > max_price:
+        return Page([], None)
     return repo.list(
-        category=category, q=q, min_price=min_price, max_price=max_price, sort=sort, limit=limit, cursor=cursor
+        category=category,
+        q=(q or "").strip() or None,
+        min_price=min_price,
+        max_price=max_price,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
     )
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import ProductModel
 from chalicelib.adapters.dynamo.pages import query_page
-from chalicelib.domain.catalogue import Product, search_key
+from chalicelib.domain.catalogue import Product, category_key, search_key
 from chalicelib.services.ports import Page
 
 LISTED = "PRODUCT"
@@ -48,9 +48,9 @@ class CatalogueRepository:
         limit: int,
         cursor: str | None,
     ) -> Page[Product]:
-        """One Query on the index that serves this sort (and category), never a Scan."""
+        """One Query on the index that serves this sort (and category), never a Scan; ``category`` any case."""
         index, descending = _INDEXES[(category is not None, sort)]
-        partition = ("listed_category", category) if category is not None else ("listed", LISTED)
+        partition = ("listed_category", category_key(category)) if category is not None else ("listed", LISTED)
         price_range = _price_condition(min_price, max_price)
         range_condition, filters = (price_range, None) if "price" in sort else (None, price_range)
         if q:
@@ -115,6 +115,6 @@ def to_record(product: Product) -> ProductModel:
         active=product.active,
         low_stock_threshold=product.low_stock_threshold,
         listed=LISTED if product.active else None,
-        listed_category=product.category if product.active else None,
+        listed_category=category_key(product.category) if product.active else None,
         updated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )

@@ -39,6 +39,27 @@ CORS = CORSConfig(
 )
 
 
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # 1 to 255 visible ASCII characters
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request header an endpoint reads: published as a header parameter with these constraints."""
+
+    name: str
+    description: str
+    required: bool = False
+    pattern: str | None = None
+    max_length: int | None = None
+
+
+# The contract's idempotency key (Conventions): declaring a header of this name makes it this one, and the
+# endpoint also answers ``200`` with ``Idempotent-Replayed: true`` when the same key and body come again.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
+REPLAY_TEXT = "A replay: the same Idempotency-Key and body again answer the first result"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     method: str
@@ -51,9 +72,15 @@ class Endpoint:
     raw_body: bool = False  # described by ``body`` but handed to the handler unparsed (signed payloads)
     query: str | None = None
     response: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    headers: tuple[Header, ...] = ()
     errors: tuple[int, ...] = ()
     tag: str = "default"
+    also: tuple[tuple[int, str], ...] = ()  # other success statuses, with the same response body, and why
+    response_headers: tuple[str, ...] = ()  # headers every success response carries (see openapi.RESPONSE_HEADERS)
+
+    @property
+    def idempotent(self) -> bool:
+        return any(header.name == IDEMPOTENCY_KEY for header in self.headers)
 
 
 ENDPOINTS: list[Endpoint] = []
@@ -88,12 +115,40 @@ def endpoint(
     raw_body: bool = False,
     query: str | None = None,
     response: str | None = None,
-    headers: tuple[tuple[str, str], ...] = (),
+    headers: tuple[Header | tuple[str, str], ...] = (),
     errors: tuple[int, ...] = (),
     tag: str = "default",
+    also: tuple[int | tuple[int, str], ...] = (),
+    response_headers: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a route and its description.
+
+    ``headers``: ``Header(...)`` or ``(name, description)`` (a required header). ``also``: more success
+    statuses, e.g. ``also=((200, "Started before: the same payment"),)`` or ``also=(200,)``.
+    ``response_headers``: names every success response carries, e.g. ``("Location",)``. An
+    ``Idempotency-Key`` header is the contract's: required, 1-255 visible ASCII, and it adds
+    ``200`` + ``Idempotent-Replayed: true`` for a replay (unless ``also`` names 200 itself).
+    """
+    declared = tuple(_header(item) for item in headers)
+    extra = tuple(item if isinstance(item, tuple) else (item, "Also a success") for item in also)
+    if any(header.name == IDEMPOTENCY_KEY for header in declared) and 200 not in {code for code, _ in extra}:
+        extra += ((200, REPLAY_TEXT),)
     spec = Endpoint(
-        method, path, summary, access, status, body, body_required, raw_body, query, response, headers, errors, tag
+        method=method,
+        path=path,
+        summary=summary,
+        access=access,
+        status=status,
+        body=body,
+        body_required=body_required,
+        raw_body=raw_body,
+        query=query,
+        response=response,
+        headers=declared,
+        errors=errors,
+        tag=tag,
+        also=extra,
+        response_headers=response_headers,
     )
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -113,6 +168,13 @@ def endpoint(
         return handler
 
     return register
+
+
+def _header(item: Header | tuple[str, str]) -> Header:
+    header = item if isinstance(item, Header) else Header(item[0], item[1], required=True)
+    if header.name == IDEMPOTENCY_KEY:
+        return Header(IDEMPOTENCY_KEY, header.description, required=True, pattern=IDEMPOTENCY_KEY_PATTERN)
+    return header
 
 
 def _handle(spec: Endpoint, handler: Callable[..., Any], request: Any, path_params: dict[str, str]) -> Response:
@@ -192,12 +254,59 @@ def _validate(schema_name: str, data: Any, location: str) -> Any:
     try:
         return getattr(module, schema_name).model_validate(data)
     except ValidationError as error:
-        fields = {}
+        fields: dict[str, str] = {}
         for problem in error.errors(include_url=False):
-            name = _field_path(problem["loc"]) or location
-            message = "unknown field" if problem["type"] == "extra_forbidden" else problem["msg"]
-            fields.setdefault(name, message)
-        raise ApiError(422, "validation_failed", f"Some {location} fields are not valid.", fields=fields) from None
+            fields.setdefault(_field_path(problem["loc"]) or location, sentence(problem))
+        if set(fields) == {location}:  # the whole body (or query) is wrong, not one field of it
+            message = f"The {location} {fields[location]}."
+        else:
+            message = f"Some {location} fields are not valid."
+        raise ApiError(422, "validation_failed", message, fields=fields) from None
+
+
+# What a client is told about a field, by pydantic's error type: plain words, no class names or regexes.
+_SENTENCES = {
+    "missing": "is required",
+    "extra_forbidden": "unknown field",
+    "model_type": "must be a JSON object",
+    "model_attributes_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
+    "list_type": "must be a JSON array",
+    "string_type": "must be a string",
+    "string_unicode": "must be text without unpaired surrogates",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing_size": "is too large a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "string_pattern_mismatch": "is not in the expected format",
+}
+
+
+def sentence(problem: dict[str, Any]) -> str:
+    """One pydantic error as the words after the field's name, e.g. ``must be at most 999``."""
+    kind, context = problem["type"], problem.get("ctx") or {}
+    if kind == schemas().PATTERN_MISMATCH:
+        return problem["msg"]  # the field's own sentence
+    if kind == "value_error":  # a validator's ValueError: its message, without pydantic's prefix
+        return str(context.get("error", problem["msg"].removeprefix("Value error, ")))
+    if kind == "string_too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    try:
+        return _SENTENCES.get(kind, "is not valid").format(**context)
+    except (KeyError, IndexError):
+        return "is not valid"
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -1,38 +1,118 @@
-"""Request and response schemas (pydantic). Imported on first use, not at cold start."""
+"""Request and response schemas (pydantic). Imported on first use, not at cold start.
+
+What the server checks is what ``/openapi.json`` publishes: every pattern here is
+both the published JSON Schema ``pattern`` (ECMA-262) and the server's check
+(Python ``re.fullmatch`` of the same text), and length limits apply to the value
+as sent. Each pattern carries the sentence a client is shown when it fails.
+"""
 
 from __future__ import annotations
 
-import unicodedata
+import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError, core_schema
 
 from chalicelib.domain.catalogue import SORTS
 from chalicelib.domain.lifecycle import FULFILMENT_STATUSES, PAYMENT_STATUSES, STATUSES
 from chalicelib.domain.orders import CHANNELS
 from chalicelib.domain.payments import METHODS
 
+PATTERN_MISMATCH = "pattern_mismatch"  # the error type of a failed ``Pattern``; its message is the field's sentence
 
-def _printable(value: str) -> str:
-    """Any script is welcome; control and unassigned characters are not."""
-    for char in value:
-        if unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") and char not in "\n\t":
-            raise ValueError("contains control or invisible characters")
-    return value
+
+@dataclass(frozen=True)
+class Pattern:
+    """A string must match ``pattern`` whole; published as the schema's ``pattern``, refused with ``sentence``."""
+
+    pattern: str
+    sentence: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        compiled, sentence = re.compile(self.pattern), self.sentence
+
+        def check(value: str) -> str:
+            if compiled.fullmatch(value) is None:  # fullmatch: Python's ``$`` would also match before a final \n
+                raise PydanticCustomError(PATTERN_MISMATCH, sentence)
+            return value
+
+        return core_schema.no_info_after_validator_function(check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema, handler: Any) -> dict[str, Any]:
+        return {**handler(schema), "pattern": self.pattern}
+
+
+# Text in any script. Refused: C0 and C1 control characters but tab, line feed and carriage return, and the
+# bidirectional overrides and isolates that make text display other than it reads. Everything else is welcome
+# (zero-width joiners in emoji, soft hyphens, characters newer than our tables). Lone surrogates are not text
+# at all: pydantic refuses them in every string (``string_unicode``), so the pattern need not (and, for
+# validators built on Rust's regex, could not) name them.
+_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_SPACE = r"\t\n\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"  # the rest of what str.strip() strips
+CHAR = f"[^{_REFUSED}]"
+VISIBLE = f"[^{_REFUSED}{_SPACE}]"
+TEXT = Pattern(
+    f"^{CHAR}*{VISIBLE}{CHAR}*$",
+    "must contain a visible character, and no control characters or bidirectional overrides",
+)
+BLANK_OR_TEXT = Pattern(f"^{CHAR}*$", "must not contain control characters or bidirectional overrides")
+
+
+def _strip(value: str) -> str:
+    return value.strip()
 
 
 def Text(max_length: int, min_length: int = 1) -> Any:
+    """Text of at most ``max_length`` characters as sent; ``min_length=0`` allows blank. Stripped once valid."""
     return Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_printable),
+        StringConstraints(min_length=min_length, max_length=max_length),
+        TEXT if min_length else BLANK_OR_TEXT,
+        AfterValidator(_strip),
     ]
 
 
-Sku = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+def _whole(value: Any) -> Any:
+    """JSON has one number type: ``2.0`` is the integer 2, as JSON Schema says; ``2.5`` is still refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeNumber = BeforeValidator(_whole)
+
+Sku = Annotated[
+    str,
+    Pattern(
+        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        "must be 1 to 64 letters (A-Z, a-z), digits, '.', '_' or '-', starting with a letter or digit",
+    ),
+]
+Phone = Annotated[
+    str,
+    Pattern(
+        r"^\+?[0-9][0-9 ()-]{4,31}$",
+        "must be a phone number: an optional '+', then 5 to 32 digits, spaces, '(', ')' or '-', starting with a digit",
+    ),
+]
+PostalCode = Annotated[
+    str, Pattern(r"^[A-Za-z0-9 -]{1,20}$", "must be 1 to 20 letters (A-Z, a-z), digits, spaces or '-'")
+]
+Country = Annotated[str, Pattern(r"^[A-Z]{2}$", "must be a two-letter ISO 3166-1 country code in capitals, e.g. CN")]
+CustomerId = Annotated[
+    str, Pattern(r"^[A-Za-z0-9_-]{1,128}$", "must be 1 to 128 letters (A-Z, a-z), digits, '_' or '-'")
+]
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size, 1..100.")]
-Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Cursor = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=2048),
+    Field(description="Opaque: the next_cursor of the previous page of this same listing."),
+]
 Amount = Annotated[int, Field(ge=0, description="Integer in the currency's minor unit.")]
+MAX_AMOUNT = 10**12
+PriceBound = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Integer in the currency's minor unit.")]
 
 Status = Literal[STATUSES]  # type: ignore[valid-type]
 PaymentStatus = Literal[PAYMENT_STATUSES]  # type: ignore[valid-type]
@@ -51,24 +131,24 @@ class Strict(BaseModel):
 
 class OrderItemIn(Strict):
     sku: Sku
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    quantity: Annotated[int, WholeNumber] = Field(ge=1, le=MAX_QUANTITY)
 
 
 class AddressIn(Strict):
     name: Text(100)
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ()-]{4,31}$")]
+    phone: Phone
     line1: Text(200)
     line2: Optional[Text(200, 0)] = None
     city: Text(100)
     region: Optional[Text(100, 0)] = None
-    postal_code: Optional[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9 -]{1,20}$")]] = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
-        description="ISO 3166-1 alpha-2 country code, e.g. CN."
-    )
+    postal_code: Optional[PostalCode] = None
+    country: Country = Field(description="ISO 3166-1 alpha-2 country code, e.g. CN.")
 
 
 class PlaceOrderIn(Strict):
-    items: list[OrderItemIn] = Field(min_length=1, max_length=MAX_LINES)
+    items: list[OrderItemIn] = Field(
+        min_length=1, max_length=MAX_LINES, description="One line per SKU: a SKU on two lines is refused (422)."
+    )
     shipping_address: AddressIn
     note: Optional[Text(500, 0)] = None
     channel: Channel = "web"
@@ -93,12 +173,16 @@ class StartPaymentIn(Strict):
 
 
 class ConfirmPaymentIn(Strict):
-    amount: int = Field(ge=1, le=10**12, description="What was received, in minor units: the amount due.")
+    amount: Annotated[int, WholeNumber] = Field(
+        ge=1, le=MAX_AMOUNT, description="What was received, in minor units: the amount due."
+    )
     reference: Text(100) = Field(description="The bank's or till's reference for the money received.")
 
 
 class RefundIn(Strict):
-    amount: int = Field(ge=1, le=10**12, description="Minor units; at most what was paid and not yet refunded.")
+    amount: Annotated[int, WholeNumber] = Field(
+        ge=1, le=MAX_AMOUNT, description="Minor units; at most what was paid and not yet refunded."
+    )
     reason: Optional[Text(500, 0)] = None
 
 
@@ -119,30 +203,24 @@ class StripeEventIn(BaseModel):
 class ListProductsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    category: Optional[Text(64)] = None
-    q: Optional[Text(64)] = Field(None, description="Case-insensitive substring of the name; any script.")
-    min_price: Optional[Amount] = None
-    max_price: Optional[Amount] = None
+    category: Optional[Text(64)] = Field(None, description="Case-insensitive: apparel and Apparel are one category.")
+    q: Optional[Text(64, 0)] = Field(
+        None, description="Case-insensitive substring of the name, in any script; blank means no filter."
+    )
+    min_price: Optional[PriceBound] = None
+    max_price: Optional[PriceBound] = Field(
+        None, description="Integer in the currency's minor unit. Below min_price the range is empty: no items."
+    )
     sort: Sort = "name"
     limit: Limit = 20
     cursor: Optional[Cursor] = None
-
-    @field_validator("max_price")
-    @classmethod
-    def _range(cls, max_price: int | None, info: ValidationInfo) -> int | None:
-        min_price = info.data.get("min_price")
-        if max_price is not None and min_price is not None and min_price > max_price:
-            raise ValueError("max_price is less than min_price")
-        return max_price
 
 
 class ListOrdersQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: Optional[Status] = None
-    customer_id: Optional[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,128}$")]] = Field(
-        None, description="Staff only: one customer's orders."
-    )
+    customer_id: Optional[CustomerId] = Field(None, description="Staff only: one customer's orders.")
     limit: Limit = 20
     cursor: Optional[Cursor] = None
 
