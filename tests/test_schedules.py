@@ -246,6 +246,24 @@ def test_expiry_cancels_the_pending_payment_intent_at_stripe(api, shop, clock, s
     assert stripe_world.standin.get(pi)["status"] == "canceled"
 
 
+def test_expiry_while_stripe_is_down_cancels_the_payment_intent_once_stripe_is_back(api, shop, clock, stripe_world):
+    """The expiry run cannot reach Stripe: the order expires (stock back) and the PaymentIntent stays marked to cancel;
+    the retry schedule cancels it later, once, and then has nothing left to do."""
+    order = shop()
+    pi = pay_by_card(api, order)
+    stripe_world.transport.fail_next("/v1/payment_intents/*/cancel", times=3)  # the try and the SDK's 2 retries
+
+    clock.at(TTL)
+    assert schedules().expire_unpaid() == 1
+    assert view(api, order["order_id"])["status"] == "expired"
+    assert stripe_world.standin.get(pi)["status"] == "requires_payment_method"
+
+    clock.at(TTL + timedelta(minutes=5))
+    assert schedules().retry_refunds() == 1
+    assert stripe_world.standin.get(pi)["status"] == "canceled"
+    assert schedules().retry_refunds() == 0
+
+
 def test_a_payment_arriving_after_expiry_is_refunded_in_full_once(api, shop, clock, deliver, stripe_world):
     """The customer paid at the last second but Stripe's webhook came after the order expired: the order stays
     expired (its stock is gone), is flagged paid_after_expiry, and the money goes back automatically, once,
