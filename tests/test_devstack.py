@@ -192,6 +192,17 @@ def all_products(api: str, **query: str) -> list[dict[str, Any]]:
     pytest.fail("the product listing did not end")
 
 
+def place_order(running: Running, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A demo customer orders one unit of a well-stocked demo product; returns (order, product as listed)."""
+    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
+    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
+    status, order = request(
+        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
+    )
+    assert status == 201, order
+    return order, product
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory) -> Iterator[Running]:
     stack = start(tmp_path_factory.mktemp("devstack") / "state")
@@ -238,13 +249,7 @@ def test_the_demo_catalogue_is_browsable_and_searchable(running):
 
 def test_a_demo_customer_places_and_reads_an_order(running):
     token = sign_in(running.env)
-    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
-    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
-
-    status, order = request(
-        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
-    assert status == 201, order
+    order, product = place_order(running, token)
     assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(product["sku"], 1)]
     assert order["total"] == product["price"] and order["currency"] == "CNY"
 
@@ -260,12 +265,7 @@ def test_bank_transfers_show_the_demo_account_and_the_console_stays_quiet(runnin
     """A bank transfer's instructions name the demo bank account; the requests print no access-log line and the
     dev stage logs at INFO, so the notifications are what the console shows."""
     token = sign_in(running.env)
-    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
-    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
-    status, order = request(
-        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
-    assert status == 201, order
+    order, _ = place_order(running, token)
     status, payment = request(
         "POST", f"{running.api}/orders/{order['order_id']}/payments", token=token, body={"method": "bank_transfer"}
     )
@@ -329,12 +329,7 @@ def test_the_stripe_stand_in_answers_through_the_sdk(running):
 
 def test_make_pay_without_a_payment_says_how_to_make_one(running):
     token = sign_in(running.env)
-    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
-    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
-    status, order = request(
-        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
-    assert status == 201, order
+    order, _ = place_order(running, token)
     result = devstack(running.environ, "devstack.pay", order["order_id"])
     assert result.returncode == 1
     assert f"{running.api}/orders/{order['order_id']}/payments" in result.stderr and '"method"' in result.stderr
@@ -376,12 +371,7 @@ def test_a_signal_stops_it_cleanly(tmp_path, signum):
 
 def test_a_paid_order_is_announced_sent_to_the_warehouse_and_shipped(running):
     token = sign_in(running.env)
-    product = next(p for p in all_products(running.api) if p["stock_available"] >= 10)
-    body = {"items": [{"sku": product["sku"], "quantity": 1}], "shipping_address": ADDRESS}
-    status, order = request(
-        "POST", f"{running.api}/orders", token=token, body=body, headers={"Idempotency-Key": uuid.uuid4().hex}
-    )
-    assert status == 201, order
+    order, product = place_order(running, token)
     order_id, number = order["order_id"], order["order_number"]
     status, payment = request("POST", f"{running.api}/orders/{order_id}/payments", token=token, body={"method": "card"})
     assert status == 201, payment

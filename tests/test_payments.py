@@ -16,7 +16,7 @@ import pytest
 
 from chalicelib.domain.orders import parse_iso
 from chalicelib.entrypoints.http import wiring
-from tests.conftest import KEY, WEBHOOK_SECRET, Reply, events_of, types, view
+from tests.conftest import KEY, WEBHOOK_SECRET, Reply, assert_error, events_of, types, view
 from tests.stripe_transport import API_KEY
 
 SKU, PRICE, QUANTITY, STOCK = "TEE-PAY", 1999, 2, 50
@@ -59,17 +59,6 @@ def snapshot(api, stripe_world, order_id: str) -> dict[str, Any]:
         "intents": stripe_world.standin.find_payment_intents(),
         "stripe_calls": stripe_world.transport.calls.copy(),
     }
-
-
-def assert_error(reply: Reply, status: int, code: str) -> dict[str, Any]:
-    """The contract's one error shape; returns its details."""
-    assert reply.status == status, reply.body
-    assert set(reply.body) == {"error"}, reply.body
-    assert set(reply.error) == {"code", "message", "details"}, reply.body
-    assert reply.error["code"] == code, reply.body
-    assert isinstance(reply.error["message"], str) and reply.error["message"]
-    assert isinstance(reply.error["details"], dict)
-    return reply.error["details"]
 
 
 def move_clock(monkeypatch, delta: timedelta) -> None:
@@ -413,8 +402,9 @@ def test_secrets_never_reach_the_logs(api, stripe_world, deliver, order_id, capl
     event = stripe_world.standin.succeed(pi_id)
     assert deliver(event, secret="whsec_wrong").status == 400
     assert deliver(event).status == 200
-    refund = api.post(f"/staff/orders/{order_id}/refunds", {"amount": 100, "reason": "goodwill"}, as_="staff",
-                      headers=KEY())
+    refund = api.post(
+        f"/staff/orders/{order_id}/refunds", {"amount": 100, "reason": "goodwill"}, as_="staff", headers=KEY()
+    )
     assert refund.status == 201, refund.body
 
     assert client_secret and pi_id in client_secret
