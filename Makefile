@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: run test lint package bench token pay ship requests clean
+.PHONY: run test fuzz lint package bench token pay ship requests clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,10 +17,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 run: $(VENV)/.installed
 	$(PY) -m devstack
 
-## test: lint, the whole test suite, and cfn-lint on the packaged template
+## test: lint, the whole test suite, cfn-lint on the packaged template, and the fuzz run
 test: $(VENV)/.installed lint package
 	$(VENV)/bin/cfn-lint build/$(STAGE)/sam.json
 	$(PY) -m pytest -q
+	$(PY) -m tests.fuzz.run
+
+## fuzz: schemathesis (every check) against a local stack of its own, as a customer and as staff
+fuzz: $(VENV)/.installed
+	$(PY) -m tests.fuzz.run
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,54 @@
+"""Schemathesis hooks for ``make fuzz``: the state a schema-valid request also needs, and nothing more.
+
+A JSON Schema describes one request; some requests are valid only against the
+server's state, which no schema can say. For *positive* cases only (negative
+ones are left exactly as generated), these hooks supply that state:
+
+- ``cursor``: valid only when this listing handed it out, so a positive case has none
+  (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
+- order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
+  one line per SKU is a rule across items);
+- an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
+  the contract, so each positive key is tied to its body: the same key and body still replay.
+
+``FUZZ_SKUS`` (comma-separated) names the catalogue's SKUs; ``tests/fuzz/run.py`` sets it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import schemathesis
+
+SKUS = [sku for sku in os.environ.get("FUZZ_SKUS", "").split(",") if sku]
+KEY = "Idempotency-Key"
+re_key = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the server takes (routing.IDEMPOTENCY_KEY_PATTERN)
+
+
+def _positive(case: Any) -> bool:
+    meta = case.meta
+    return meta is not None and meta.generation.mode.is_positive
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """New values, never changes in place: the generator may hand the same objects to other cases."""
+    if not _positive(case):
+        return case
+    if isinstance(case.query, Mapping) and "cursor" in case.query:
+        case.query = {name: value for name, value in case.query.items() if name != "cursor"}
+    if case.method.upper() == "POST" and case.path == "/orders" and isinstance(case.body, dict) and SKUS:
+        items = case.body.get("items")
+        if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
+            case.body = {**case.body, "items": [{**item, "sku": sku} for item, sku in zip(items, SKUS, strict=False)]}
+    if isinstance(case.headers, Mapping) and isinstance(case.headers.get(KEY), str):
+        digest = hashlib.sha256(json.dumps(case.body, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        headers = case.headers.copy()
+        headers[KEY] = f"{case.headers[KEY][:238]}.{digest}"
+        case.headers = headers
+    return case

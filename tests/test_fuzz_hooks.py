@@ -1,0 +1,74 @@
+"""The schemathesis hooks of ``make fuzz``: they give positive cases the server state they need, nothing else."""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from requests.structures import CaseInsensitiveDict
+
+FUZZ = Path(__file__).resolve().parent / "fuzz"
+
+
+@pytest.fixture
+def hooks(monkeypatch):
+    monkeypatch.setenv("FUZZ_SKUS", "TEE-1,MUG-1")
+    import tests.fuzz.hooks as module
+
+    return importlib.reload(module)
+
+
+def case(positive: bool, method: str = "POST", path: str = "/orders", **parts: Any) -> SimpleNamespace:
+    mode = SimpleNamespace(is_positive=positive)
+    meta = SimpleNamespace(generation=SimpleNamespace(mode=mode))
+    return SimpleNamespace(
+        meta=meta, method=method, path=path, **{"query": None, "body": None, "headers": None, **parts}
+    )
+
+
+ORDER = {"items": [{"sku": "0", "quantity": 1}, {"sku": "0", "quantity": 2}, {"sku": "0", "quantity": 3}]}
+
+
+def test_positive_orders_name_real_skus_once_each_without_changing_the_generated_body(hooks):
+    body = {**ORDER, "note": "x"}
+    mapped = hooks.map_case(None, case(True, body=body))
+    assert mapped.body == {"items": [{"sku": "TEE-1", "quantity": 1}, {"sku": "MUG-1", "quantity": 2}], "note": "x"}
+    assert body == {**ORDER, "note": "x"}  # a new body: the generator may reuse its objects
+
+
+def test_a_positive_key_is_tied_to_its_body(hooks):
+    def key(body: dict[str, Any], sent: str = "k") -> str:
+        headers = CaseInsensitiveDict({"Idempotency-Key": sent})
+        mapped = hooks.map_case(None, case(True, headers=headers, body=body))
+        assert headers["Idempotency-Key"] == sent
+        return mapped.headers["idempotency-key"]
+
+    assert key(ORDER) == key(ORDER)  # a replay stays a replay
+    assert key(ORDER) != key({**ORDER, "note": "x"})
+    assert key(ORDER).startswith("k.")
+    long = key(ORDER, "k" * 255)
+    assert len(long) == 255 and hooks.re_key.fullmatch(long)
+
+
+def test_positive_listings_start_at_their_first_page(hooks):
+    mapped = hooks.map_case(None, case(True, method="GET", path="/products", query={"cursor": "x", "q": "tee"}))
+    assert mapped.query == {"q": "tee"}
+
+
+def test_negative_cases_are_sent_as_generated(hooks):
+    original = case(False, query={"cursor": ""}, body=dict(ORDER), headers={"Idempotency-Key": "k"})
+    mapped = hooks.map_case(None, original)
+    assert (mapped.query, mapped.body, mapped.headers) == ({"cursor": ""}, ORDER, {"Idempotency-Key": "k"})
+
+
+def test_the_run_uses_every_check_a_fixed_number_of_cases_and_no_state_from_earlier_runs():
+    config = tomllib.loads((FUZZ / "schemathesis.toml").read_text())
+    assert config["checks"]["enabled"] is True
+    assert config["generation"]["deterministic"] is True and config["generation"]["max-examples"] > 0
+    assert config["generation"]["database"] == "none" and config["cache"]["enabled"] is False
+    (webhook,) = config["operations"]
+    assert webhook["include-path"] == "/webhooks/stripe"
