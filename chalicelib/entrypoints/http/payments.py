@@ -24,6 +24,7 @@ log = logging.getLogger("orders.http.payments")
     summary="Pay an order: a Stripe PaymentIntent (card, alipay, wechat_pay) or offline instructions",
     access=CUSTOMER,
     status=201,
+    also=((200, "The method's attempt was already open: the same payment (and PaymentIntent) again"),),
     body="StartPaymentIn",
     response="PaymentOut",
     errors=(400, 401, 403, 404, 409, 413, 422, 429, 502),
