@@ -375,8 +375,9 @@ def test_a_refund_stripe_could_not_take_is_sent_again_by_the_schedule(api, shop,
     paid(api, deliver, stripe_world, order)
     stripe_world.transport.fail_next("/v1/refunds", times=3, status=500)  # the first try and the SDK's 2 retries
 
-    reply = api.post(f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000, "reason": "damaged"}, as_="staff",
-                     headers=KEY())
+    reply = api.post(
+        f"/staff/orders/{order['order_id']}/refunds", {"amount": 1000, "reason": "damaged"}, as_="staff", headers=KEY()
+    )
     assert reply.status == 201, reply.body
     assert [r["status"] for r in reply.body["refunds"]] == ["requested"]
     assert stripe_world.transport.count("POST", "/v1/refunds") == 3

@@ -10,13 +10,13 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.orders import RequestedLine
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.routing import CUSTOMER, SIGNED_IN, Call, endpoint, respond
+from chalicelib.entrypoints.http.routing import CUSTOMER, IDEMPOTENCY_KEY_PATTERN, SIGNED_IN, Call, endpoint, respond
 from chalicelib.services.orders import PlaceOrder
 
 api = Blueprint(__name__)
 
 ORDER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 @endpoint(
@@ -29,6 +29,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
     body="PlaceOrderIn",
     response="OrderOut",
     headers=(("Idempotency-Key", "Required. The same key with the same body returns the same order."),),
+    response_headers=("Location",),
     errors=(400, 401, 403, 409, 413, 422, 429),
     tag="orders",
 )
