@@ -6,6 +6,8 @@ import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.conftest import ADDRESS, order_body
 
 
@@ -258,3 +260,24 @@ def test_reading_an_order_costs_one_query_and_placing_three_calls(api, seed, pla
     api.get("/orders", as_="staff")
     api.get("/orders?status=confirmed", as_="staff")
     assert dynamodb_calls == ["Query", "Query", "Query"]
+
+
+@pytest.mark.parametrize("since", ["sold out", "retired"])
+def test_a_replay_answers_the_first_order_whatever_the_catalogue_says_now(api, seed, place, since):
+    """The client retries an order that went through (its answer was lost); meanwhile the last units were sold, or the
+    product was retired. The retry is the same request: it answers the first order (200), not out_of_stock or 422."""
+    seed("LAST", stock=3)
+    first = place(("LAST", 3), key="phone-retry-1")
+    assert first.status == 201, first.body
+    if since == "sold out":
+        assert stock_of(api, "LAST") == 0
+    else:
+        seed("LAST", stock=0, active=False)
+
+    again = place(("LAST", 3), key="phone-retry-1")
+
+    assert again.status == 200, again.body
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.body["order_id"] == first.body["order_id"]
+    other = place(("LAST", 1), key="phone-retry-1")  # the same key with another body is still refused
+    assert other.status == 422 and other.error["code"] == "idempotency_key_reused", other.body

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import orders as domain
-from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
 from chalicelib.services.changes import Busy
@@ -67,8 +67,14 @@ class OrderService:
         """
         request_hash = command.fingerprint()
         products = self.catalogue.get_many([line.sku for line in command.items])
-        lines = domain.price_lines(command.items, products, self.currency)
-        domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
+        try:
+            lines = domain.price_lines(command.items, products, self.currency)
+            domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
+        except DomainError:  # a replay answers the first order, whatever the catalogue says now
+            earlier = self.orders.find_idempotent(principal.subject, idempotency_key)
+            if earlier is None:
+                raise
+            return self._replay(earlier, request_hash), False
         now = self.clock()
         number = domain.order_number(now, self.orders.next_order_sequence(now))
         order = domain.new_order(
@@ -91,12 +97,7 @@ class OrderService:
                 order.new_events.clear()
                 return order, True
             except IdempotentReplay as replay:
-                if replay.request_hash != request_hash:
-                    raise IdempotencyKeyReused() from None
-                existing = self.orders.get(replay.order_id)
-                if existing is None:  # pragma: no cover - the record and order commit together
-                    raise RequestInProgress("The first request with this key is still running.") from None
-                return existing, False
+                return self._replay(replay, request_hash), False
             except StockShortage as shortage:
                 requested = {line.sku: line.quantity for line in command.items}
                 raise OutOfStock(
@@ -113,6 +114,15 @@ class OrderService:
                     ) from None
                 self._backoff(attempt)
         raise Busy("Too many orders for the same items right now; retry shortly.")
+
+    def _replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
+        """The order the key's first request made (``422`` if this request is another one)."""
+        if earlier.request_hash != request_hash:
+            raise IdempotencyKeyReused()
+        existing = self.orders.get(earlier.order_id)
+        if existing is None:  # pragma: no cover - the record and order commit together
+            raise RequestInProgress("The first request with this key is still running.")
+        return existing
 
     def get(self, principal: Principal, order_id: str) -> Order:
         """The order, if it is the caller's or the caller is staff; otherwise it does not exist."""
