@@ -316,6 +316,24 @@ def dynamodb_calls(monkeypatch):
     return calls
 
 
+@pytest.fixture
+def items_read(monkeypatch) -> list[int]:
+    """Items each DynamoDB Query evaluated (its ScannedCount), whatever it returned."""
+    import botocore.client
+
+    counts: list[int] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def counting(self, operation_name, api_params):
+        response = original(self, operation_name, api_params)
+        if operation_name == "Query":
+            counts.append(int(response.get("ScannedCount", 0)))
+        return response
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
+    return counts
+
+
 @dataclass
 class EventWorld:
     """The tables' streams, the queues and the topics of one test, and Lambda's part played by pumps."""

@@ -32,7 +32,7 @@ def test_every_schedule_of_the_app_runs_and_an_overdue_order_expires(api, seed, 
 def test_a_failing_schedule_is_reported_and_does_not_stop_the_others(api, monkeypatch):
     from app import app
 
-    def broken() -> int:
+    def broken(time_left=None) -> int:
         raise RuntimeError("emulator gone")
 
     monkeypatch.setattr(wiring.schedules(), "send_reminders", broken)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from chalice import Blueprint, Rate
 
@@ -15,7 +16,7 @@ log = logging.getLogger("orders.schedules")
 @api.schedule(Rate(1, unit=Rate.MINUTES), name="payment_reminders")
 def payment_reminders(event) -> dict:
     """One reminder per unpaid order at half its payment time."""
-    sent = wiring.schedules().send_reminders()
+    sent = wiring.schedules().send_reminders(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "payment reminders sent: %d", sent)
     return {"reminded": sent}
 
@@ -23,7 +24,7 @@ def payment_reminders(event) -> dict:
 @api.schedule(Rate(1, unit=Rate.MINUTES), name="expire_unpaid_orders")
 def expire_unpaid_orders(event) -> dict:
     """Orders unpaid at the end of their payment time expire and free their stock."""
-    expired = wiring.schedules().expire_unpaid()
+    expired = wiring.schedules().expire_unpaid(_time_left(event))
     log.log(logging.INFO if expired else logging.DEBUG, "unpaid orders expired: %d", expired)
     return {"expired": expired}
 
@@ -31,6 +32,14 @@ def expire_unpaid_orders(event) -> dict:
 @api.schedule(Rate(5, unit=Rate.MINUTES), name="retry_refunds")
 def retry_refunds(event) -> dict:
     """Refunds reserved but not yet accepted by Stripe (an outage, a crash) are sent again."""
-    sent = wiring.schedules().retry_refunds()
+    sent = wiring.schedules().retry_refunds(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "refunds retried: %d", sent)
     return {"retried": sent}
+
+
+def _time_left(event) -> Callable[[], float] | None:
+    """Seconds left of this invocation (Lambda's context), so a sweep stops in time and the next run goes on."""
+    context = getattr(event, "context", None)
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    return lambda: context.get_remaining_time_in_millis() / 1000

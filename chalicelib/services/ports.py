@@ -28,6 +28,18 @@ class StockChange:
     delta: int
 
 
+DueCursor = dict[str, dict]  # index shard → where its Query stopped
+
+
+@dataclass(frozen=True, order=True)
+class DueOrder:
+    """An order a schedule has work for, as its index shows it (no read of the order)."""
+
+    due_at: str
+    order_id: str
+    reserved_until: str | None
+
+
 class InvalidCursor(ValueError):
     """A cursor that this listing did not hand out."""
 
@@ -105,7 +117,9 @@ class OrdersRepo(Protocol):
         ...
 
     def order_for_payment(self, provider_reference: str) -> str | None: ...
-    def due(self, kind: str, until: str, limit: int) -> list[str]: ...
+    def due(
+        self, kind: str, until: str, limit: int, after: DueCursor | None = None
+    ) -> tuple[list[DueOrder], DueCursor]: ...
 
 
 @dataclass(frozen=True)

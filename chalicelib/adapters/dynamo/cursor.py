@@ -52,3 +52,33 @@ def decode(cursor: str | None, key_names: set[str], partition: tuple[str, str]) 
     if key.get(attribute) != {"S": value}:
         raise InvalidCursor("cursor does not belong to this listing")
     return key
+
+
+def encode_sharded(positions: dict[str, dict[str, dict[str, str]] | None]) -> str:
+    """A cursor over several shards: each shard not yet exhausted, with where it stopped (null: from its start)."""
+    raw = json.dumps({"shards": positions}, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_sharded(
+    cursor: str | None, key_names: set[str], attribute: str, shards: list[str]
+) -> dict[str, dict[str, Any] | None]:
+    """Each shard still to read → its ExclusiveStartKey (None: from its start); a shard left out is exhausted."""
+    if cursor is None:
+        return dict.fromkeys(shards)
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("cursor too long")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError) as exc:
+        raise InvalidCursor("cursor is not one of ours") from exc
+    positions = raw.get("shards") if isinstance(raw, dict) and set(raw) == {"shards"} else None
+    if not isinstance(positions, dict) or not positions or not set(positions) <= set(shards):
+        raise InvalidCursor("cursor does not belong to this listing")
+    if not all(start is None or isinstance(start, dict) for start in positions.values()):
+        raise InvalidCursor("cursor is not one of ours")
+    return {
+        shard: None if start is None else decode(encode(start), key_names, (attribute, shard))
+        for shard, start in positions.items()
+    }

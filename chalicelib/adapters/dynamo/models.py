@@ -14,7 +14,9 @@ counters and PaymentIntent → order links (``PAYREF#<id>``) live beside them.
 The header carries ``due_kind``/``due_at`` only while a schedule has work for it
 (a reminder to send, a refund to retry) and ``expiry_kind``/``expiry_at`` only
 while it is unpaid: the sparse ``payment-due`` and ``payment-expiry`` indexes are
-what the schedules Query, never a Scan.
+what the schedules Query, never a Scan. No index has one constant partition: the
+ones over all orders are written to ``ORDER_SHARDS`` partitions (``<value>#<shard>``,
+the shard from the order id) and read by one Query per shard, in parallel.
 """
 
 from __future__ import annotations
@@ -145,7 +147,10 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = NumberAttribute()
-    listed = UnicodeAttribute(default="ORDER")
+    # sharded or compound index keys (see orders_repo: never one constant partition for all orders)
+    listed = UnicodeAttribute()  # ORDER#<shard>
+    customer_status = UnicodeAttribute()  # <customer_id>#<status>
+    status_shard = UnicodeAttribute()  # <status>#<shard>
     payments = ListAttribute(of=PaymentMap, default=list)
     refunds = ListAttribute(of=RefundMap, default=list)
     reminded = BooleanAttribute(default=False)
@@ -155,7 +160,8 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     expiry_at = UnicodeAttribute(null=True)
 
     by_customer = _gsi("customer-created", "customer_id", "created_at", UnicodeAttribute)
-    by_status = _gsi("status-created", "status", "created_at", UnicodeAttribute)
+    by_customer_status = _gsi("customer-status-created", "customer_status", "created_at", UnicodeAttribute)
+    by_status = _gsi("status-shard-created", "status_shard", "created_at", UnicodeAttribute)
     all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
     payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
     payment_expiry = _gsi("payment-expiry", "expiry_kind", "expiry_at", UnicodeAttribute)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from pynamodb.connection import Connection
@@ -28,12 +30,14 @@ from chalicelib.adapters.dynamo.models import (
     order_pk,
     payment_ref_pk,
 )
-from chalicelib.adapters.dynamo.pages import query_page
+from chalicelib.adapters.dynamo.pages import query_page, sharded_page
 from chalicelib.config import settings
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import (
+    DueCursor,
+    DueOrder,
     IdempotencyClaim,
     IdempotentReplay,
     Page,
@@ -42,9 +46,23 @@ from chalicelib.services.ports import (
     WriteConflict,
 )
 
+ORDER_SHARDS = 4  # partitions of the indexes over all orders: writes spread over them, a listing reads each once
+LISTED = "ORDER"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep markers well past that
 COUNTER_TTL_SECONDS = 3 * 24 * 3600
+
+
+def shard_of(order_id: str) -> int:
+    return int(hashlib.sha256(order_id.encode()).hexdigest()[:8], 16) % ORDER_SHARDS
+
+
+def sharded(value: str, shard: int) -> str:
+    return f"{value}#{shard}"
+
+
+def _summary(record: OrderRecord) -> Order:
+    return to_order(record, None)
 
 
 class OrdersRepository:
@@ -74,48 +92,68 @@ class OrdersRepository:
         except PaymentRefRecord.DoesNotExist:
             return None
 
-    def due(self, kind: str, until: str, limit: int) -> list[str]:
-        """Ids of orders with ``kind`` work (reminder, provider_retry, expiry) due by ``until``, oldest first.
+    def due(
+        self, kind: str, until: str, limit: int, after: DueCursor | None = None
+    ) -> tuple[list[DueOrder], DueCursor]:
+        """Orders with ``kind`` work (reminder, provider_retry, expiry) due by ``until``, oldest first.
 
-        One Query of a sparse index (``payment-expiry`` for expiry, else ``payment-due``).
+        One Query per shard of a sparse index (``payment-expiry`` for expiry, else
+        ``payment-due``), at most ``limit`` items each, merged; ``after`` (the cursor this
+        returned) continues past orders a sweep has already looked at. Each order comes with
+        what the index projects (``reserved_until``), so a sweep can skip one without reading it.
         """
         if kind == "expiry":
-            index, condition = OrderRecord.payment_expiry, OrderRecord.expiry_at <= until
+            index, attribute, condition = OrderRecord.payment_expiry, "expiry_kind", OrderRecord.expiry_at <= until
             kind = "unpaid"
         else:
-            index, condition = OrderRecord.payment_due, OrderRecord.due_at <= until
-        return [record.order_id for record in index.query(kind, condition, limit=limit, page_size=limit)]
+            index, attribute, condition = OrderRecord.payment_due, "due_kind", OrderRecord.due_at <= until
+        shards = [sharded(kind, n) for n in range(ORDER_SHARDS)]
+        starts = dict.fromkeys(shards) if after is None else dict(after)
+
+        def fetch(shard: str) -> tuple[str, list[OrderRecord], dict | None]:
+            results = index.query(shard, condition, limit=limit, page_size=limit, last_evaluated_key=starts[shard])
+            return shard, list(results), results.last_evaluated_key
+
+        with ThreadPoolExecutor(max_workers=len(starts) or 1) as pool:
+            fetched = list(pool.map(fetch, [shard for shard in shards if shard in starts]))
+        found = sorted(
+            (
+                DueOrder(
+                    due_at=r.due_at if attribute == "due_kind" else r.expiry_at,
+                    order_id=r.order_id,
+                    reserved_until=r.reserved_until,
+                ),
+                shard,
+            )
+            for shard, records, _ in fetched
+            for r in records
+        )
+        continued = {shard: last for shard, records, last in fetched if last is not None}
+        return [order for order, _ in found[:limit]], continued
 
     def list_for_customer(self, customer_id: str, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
-        return query_page(
-            OrderRecord.by_customer,
-            ("customer_id", customer_id),
-            limit=limit,
-            cursor=cursor,
-            convert=lambda record: to_order(record, None),
-            filter_condition=None if status is None else OrderRecord.status == status,
-            newest_first=True,
-        )
+        """A customer's orders, newest first (one Query; by status, one Query of the customer-status index)."""
+        if status is not None:
+            index, partition = OrderRecord.by_customer_status, ("customer_status", f"{customer_id}#{status}")
+        else:
+            index, partition = OrderRecord.by_customer, ("customer_id", customer_id)
+        return query_page(index, partition, limit=limit, cursor=cursor, convert=_summary, newest_first=True)
 
     def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]:
-        return query_page(
-            OrderRecord.by_status,
-            ("status", status),
-            limit=limit,
-            cursor=cursor,
-            convert=lambda record: to_order(record, None),
-            newest_first=True,
-        )
+        """Everyone's orders in ``status``, newest first: one Query per shard, merged."""
+        shards = [sharded(status, n) for n in range(ORDER_SHARDS)]
+        return sharded_page(
+            OrderRecord.by_status, "status_shard", shards, limit=limit, cursor=cursor, convert=_summary,
+            order_by="created_at", newest_first=True,
+        )  # fmt: skip
 
     def list_all(self, limit: int, cursor: str | None) -> Page[Order]:
-        return query_page(
-            OrderRecord.all_orders,
-            ("listed", "ORDER"),
-            limit=limit,
-            cursor=cursor,
-            convert=lambda record: to_order(record, None),
-            newest_first=True,
-        )
+        """Every order, newest first: one Query per shard, merged."""
+        shards = [sharded(LISTED, n) for n in range(ORDER_SHARDS)]
+        return sharded_page(
+            OrderRecord.all_orders, "listed", shards, limit=limit, cursor=cursor, convert=_summary,
+            order_by="created_at", newest_first=True,
+        )  # fmt: skip
 
     def next_order_sequence(self, day: datetime) -> int:
         """Atomically take the next number of the day (one UpdateItem)."""
@@ -249,7 +287,7 @@ def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRec
 
 
 def to_record(order: Order) -> OrderRecord:
-    due, expires = ledger.next_due(order), ledger.expiry_due(order)
+    due, expires, shard = ledger.next_due(order), ledger.expiry_due(order), shard_of(order.order_id)
     return OrderRecord(
         order_pk(order.order_id),
         ORDER_SK,
@@ -281,10 +319,13 @@ def to_record(order: Order) -> OrderRecord:
         payments=[PaymentMap(**vars(payment)) for payment in order.payments.values()],
         refunds=[RefundMap(**vars(refund)) for refund in order.refunds.values()],
         reminded=order.reminded,
-        due_kind=due[0] if due else None,
+        due_kind=sharded(due[0], shard) if due else None,
         due_at=due[1] if due else None,
-        expiry_kind="unpaid" if expires else None,
+        expiry_kind=sharded("unpaid", shard) if expires else None,
         expiry_at=expires,
+        listed=sharded(LISTED, shard),
+        customer_status=f"{order.customer_id}#{order.status}",
+        status_shard=sharded(order.status, shard),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from pynamodb.indexes import GlobalSecondaryIndex
@@ -66,3 +67,61 @@ def _key_names(index: GlobalSecondaryIndex) -> set[str]:
         if attribute.is_hash_key or attribute.is_range_key:
             names.add(attribute.attr_name)
     return names
+
+
+def sharded_page(
+    index: GlobalSecondaryIndex,
+    attribute: str,
+    shards: list[str],
+    *,
+    limit: int,
+    cursor: str | None,
+    convert: Callable[[R], T],
+    order_by: str,
+    newest_first: bool = False,
+) -> Page[T]:
+    """Up to ``limit`` items of an index written to several partitions (``shards``), merged in index order.
+
+    One Query per shard that is not exhausted (at most ``len(shards)`` calls, run in
+    parallel), each reading ``limit + 1`` items, whatever the table's size; the cursor
+    holds each shard's position (the last item taken from it).
+    """
+    key_names = _key_names(index)
+    positions = cursors.decode_sharded(cursor, key_names, attribute, shards)
+
+    def fetch(shard: str) -> tuple[str, list[R], dict | None]:
+        results = index.query(
+            shard,
+            scan_index_forward=not newest_first,
+            limit=limit,
+            page_size=limit + 1,
+            last_evaluated_key=positions[shard],
+        )
+        got = list(_take(results, limit))
+        return shard, got, results.last_evaluated_key
+
+    active = [shard for shard in shards if shard in positions]
+    with ThreadPoolExecutor(max_workers=max(len(active), 1)) as pool:
+        fetched = list(pool.map(fetch, active))
+    merged = sorted(
+        ((getattr(record, order_by), shard, n, record) for shard, got, _ in fetched for n, record in enumerate(got)),
+        key=lambda row: (row[0], row[1], row[2]),
+        reverse=newest_first,
+    )[:limit]
+    taken: dict[str, int] = {}
+    for _, shard, n, _ in merged:
+        taken[shard] = max(taken.get(shard, 0), n + 1)
+    after: dict[str, dict | None] = {}
+    for shard, got, last in fetched:
+        used = taken.get(shard, 0)
+        if used == len(got):
+            if last is not None:
+                after[shard] = last  # more in this shard after what was taken
+        else:
+            after[shard] = _key_of(got[used - 1], key_names) if used else positions[shard]
+    return Page([convert(record) for *_, record in merged], cursors.encode_sharded(after) if after else None)
+
+
+def _key_of(record, key_names: set[str]) -> dict:
+    serialized = record.serialize()
+    return {name: serialized[name] for name in key_names}
