@@ -17,6 +17,7 @@ from bench import (
     dynamodb_calls,
     fulfilment_calls,
     fulfilment_throughput,
+    growth,
     harness,
     payment_calls,
     stream_calls,
@@ -41,6 +42,7 @@ def main() -> int:
             throughput,
             fulfilment_throughput,
             stream_calls,
+            growth,
         ):
             section_started = time.perf_counter()
             section = benchmark.run(stack)
