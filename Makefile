@@ -35,6 +35,7 @@ lint: $(VENV)/.installed
 ##          CORS_ALLOW_ORIGIN (.chalice/config.json) in the gateway's error responses
 package: $(VENV)/.installed
 	$(PY) infra/package.py $(STAGE)
+	$(PY) infra/bytecode.py build/$(STAGE)/deployment.zip
 
 ## bench: cold start, DynamoDB calls per operation, throughput under contention
 bench: $(VENV)/.installed
