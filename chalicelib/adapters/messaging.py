@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from chalicelib.adapters import aws
 from chalicelib.domain.notifications import CUSTOMER, Notification
 
 
@@ -12,12 +13,12 @@ class SnsNotifier:
     """Staff topic: attribute ``event_type``. Customer topic: ``customer_id`` and ``event_type``."""
 
     def __init__(self, staff_topic_arn: str, customer_topic_arn: str, client: Any = None) -> None:
-        import boto3
-
+        """``client``: an SNS client; by default one from the container's shared session."""
         self._topics = {"staff": staff_topic_arn, CUSTOMER: customer_topic_arn}
-        self._sns = client or boto3.client("sns")
+        self._sns = client or aws.client("sns")
 
     def publish(self, notification: Notification) -> None:
+        """Publish ``notification`` on its audience's topic, with the attributes subscribers filter on."""
         attributes = {"event_type": {"DataType": "String", "StringValue": notification.event_type}}
         if notification.customer_id:
             attributes["customer_id"] = {"DataType": "String", "StringValue": notification.customer_id}
@@ -30,13 +31,15 @@ class SnsNotifier:
 
 
 class SqsFulfilmentRequests:
-    def __init__(self, queue_url: str, client: Any = None) -> None:
-        import boto3
+    """The warehouse's ``fulfilment-requests`` queue."""
 
+    def __init__(self, queue_url: str, client: Any = None) -> None:
+        """``client``: an SQS client; by default one from the container's shared session."""
         self._url = queue_url
-        self._sqs = client or boto3.client("sqs")
+        self._sqs = client or aws.client("sqs")
 
     def send(self, message: dict, dedupe_key: str) -> None:
+        """Send ``message`` with its order id as the ``order_id`` attribute."""
         self._sqs.send_message(
             QueueUrl=self._url,
             MessageBody=json.dumps(message, ensure_ascii=False, default=str),

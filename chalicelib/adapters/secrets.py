@@ -22,11 +22,11 @@ class MissingSecret(RuntimeError):
 def stripe_keys() -> StripeKeys:
     """``STRIPE_SECRETS_PARAMETER`` names an SSM path with SecureStrings ``api_key`` and ``webhook_secret``."""
     if settings.stripe_secrets_parameter:
-        import boto3
+        from chalicelib.adapters import aws
 
         path = settings.stripe_secrets_parameter.rstrip("/")
         names = [f"{path}/api_key", f"{path}/webhook_secret"]
-        answer = boto3.client("ssm", region_name=settings.region).get_parameters(Names=names, WithDecryption=True)
+        answer = aws.client("ssm").get_parameters(Names=names, WithDecryption=True)
         values = {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in answer["Parameters"]}
         if set(values) != {"api_key", "webhook_secret"}:
             raise MissingSecret(

@@ -125,7 +125,13 @@ MAX_LINES = 50
 MAX_QUANTITY = 999
 
 
-class Strict(BaseModel):
+class Schema(BaseModel):
+    """Every schema's base: each one is built on first use (a cold start builds only what its requests need)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Schema):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -190,7 +196,7 @@ class RefundSentIn(Strict):
     reference: Text(100) = Field(description="The bank's or till's reference of the money paid back.")
 
 
-class StripeEventIn(BaseModel):
+class StripeEventIn(Schema):
     """A Stripe Event, verified against its Stripe-Signature over the raw bytes (never re-serialized)."""
 
     model_config = ConfigDict(extra="allow")
@@ -200,7 +206,7 @@ class StripeEventIn(BaseModel):
     data: dict[str, Any]
 
 
-class ListProductsQuery(BaseModel):
+class ListProductsQuery(Schema):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     category: Optional[Text(64)] = Field(None, description="Case-insensitive: apparel and Apparel are one category.")
@@ -216,7 +222,7 @@ class ListProductsQuery(BaseModel):
     cursor: Optional[Cursor] = None
 
 
-class ListOrdersQuery(BaseModel):
+class ListOrdersQuery(Schema):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: Optional[Status] = None
@@ -225,7 +231,7 @@ class ListOrdersQuery(BaseModel):
     cursor: Optional[Cursor] = None
 
 
-class ProductOut(BaseModel):
+class ProductOut(Schema):
     sku: str
     name: str
     description: str
@@ -239,12 +245,12 @@ class ProductOut(BaseModel):
     active: bool
 
 
-class ProductPage(BaseModel):
+class ProductPage(Schema):
     items: list[ProductOut]
     next_cursor: Optional[str]
 
 
-class OrderLineOut(BaseModel):
+class OrderLineOut(Schema):
     sku: str
     name: str
     unit_price: Amount
@@ -252,14 +258,14 @@ class OrderLineOut(BaseModel):
     line_total: Amount
 
 
-class TimelineEventOut(BaseModel):
+class TimelineEventOut(Schema):
     at: str
     type: str
     actor: str
     data: dict[str, Any]
 
 
-class AddressOut(BaseModel):
+class AddressOut(Schema):
     name: str
     phone: str
     line1: str
@@ -270,7 +276,7 @@ class AddressOut(BaseModel):
     country: str
 
 
-class PaymentSummaryOut(BaseModel):
+class PaymentSummaryOut(Schema):
     payment_id: str
     method: Method
     amount: Amount
@@ -281,7 +287,7 @@ class PaymentSummaryOut(BaseModel):
     created_at: str
 
 
-class RefundOut(BaseModel):
+class RefundOut(Schema):
     refund_id: str
     payment_id: str
     amount: Amount
@@ -294,7 +300,7 @@ class RefundOut(BaseModel):
     created_at: str
 
 
-class OrderOut(BaseModel):
+class OrderOut(Schema):
     order_id: str
     order_number: str
     customer_id: str
@@ -321,7 +327,7 @@ class OrderOut(BaseModel):
     timeline: list[TimelineEventOut] = Field(description="Omitted (empty) in lists; read one order for it.")
 
 
-class PaymentOut(BaseModel):
+class PaymentOut(Schema):
     payment_id: str
     order_id: str
     method: Method
@@ -333,36 +339,36 @@ class PaymentOut(BaseModel):
     instructions: Optional[dict[str, Any]] = Field(None, description="Offline methods: how and by when to pay.")
 
 
-class RefundResultOut(BaseModel):
+class RefundResultOut(Schema):
     refunds: list[RefundOut]
     order: OrderOut
 
 
-class WebhookOut(BaseModel):
+class WebhookOut(Schema):
     received: bool
     result: Literal["applied", "duplicate", "ignored", "unmatched"]
 
 
-class OrderPage(BaseModel):
+class OrderPage(Schema):
     items: list[OrderOut]
     next_cursor: Optional[str]
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Schema):
     code: str
     message: str
     details: dict[str, Any]
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Schema):
     error: ErrorBody
 
 
-class HealthOut(BaseModel):
+class HealthOut(Schema):
     status: Literal["ok"]
 
 
-class OpenApiOut(BaseModel):
+class OpenApiOut(Schema):
     """An OpenAPI 3.1 document (this one)."""
 
     model_config = ConfigDict(extra="allow")

@@ -1,4 +1,8 @@
-"""The composition root: concrete adapters handed to the services, built once per container."""
+"""The composition root: concrete adapters handed to the services, built once per container.
+
+Every AWS client comes from one botocore session (``chalicelib.adapters.aws``), PynamoDB's
+connections included: ``aws.share_with_pynamodb()`` runs before the first repository is built.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,19 @@ from chalicelib.services.orders import OrderService
 
 @cache
 def catalogue():
+    from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
 
+    aws.share_with_pynamodb()
     return CatalogueRepository()
 
 
 @cache
 def orders_repo():
+    from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.orders_repo import OrdersRepository
 
+    aws.share_with_pynamodb()
     return OrdersRepository()
 
 
