@@ -132,17 +132,21 @@ def test_pages_return_every_product_exactly_once(api, catalogue, sort, category)
     assert len(seen) == len(set(seen))
 
 
-def test_every_listing_is_one_query_and_never_a_scan(api, catalogue, dynamodb_calls):
-    for query in (
-        "",
-        "category=food",
-        "sort=-price&min_price=100",
-        "q=%E7%BA%AF%E6%A3%89",
-        "category=apparel&sort=sales",
+def test_every_listing_is_one_query_per_partition_and_never_a_scan(api, catalogue, dynamodb_calls):
+    """A category is one partition: one Query. The whole catalogue is spread over PRODUCT_SHARDS partitions (no
+    index partition is one constant): one Query each."""
+    from chalicelib.adapters.dynamo.catalogue_repo import PRODUCT_SHARDS
+
+    for query, partitions in (
+        ("", PRODUCT_SHARDS),
+        ("category=food", 1),
+        ("sort=-price&min_price=100", PRODUCT_SHARDS),
+        ("q=%E7%BA%AF%E6%A3%89", PRODUCT_SHARDS),
+        ("category=apparel&sort=sales", 1),
     ):
         dynamodb_calls.clear()
         assert api.get(f"/products?{query}").status == 200
-        assert dynamodb_calls == ["Query"], query
+        assert dynamodb_calls == ["Query"] * partitions, query
 
 
 def test_stock_shown_in_listings_follows_reservations(api, seed, place):
@@ -191,3 +195,31 @@ def test_a_price_range_with_min_above_max_is_empty(api, catalogue, dynamodb_call
         assert reply.body == {"items": [], "next_cursor": None}
         assert dynamodb_calls == [], "an empty range needs no Query"
     assert skus(api.get("/products?min_price=7900&max_price=7900")) == ["TEE-WHT"]  # one price is a range
+
+
+@pytest.mark.parametrize("evaluated", [3, 1000], ids=["shards stop early", "one page each"])
+def test_a_filtered_listing_pages_every_match_once_in_order_with_bounded_calls(
+    api, seed, dynamodb_calls, monkeypatch, evaluated
+):
+    """A search over 40 products, 2 to a page: every match comes once, in name order, and no page costs more than
+    one Query per partition, even when each Query may evaluate only 3 items (pages then hold fewer, or none, and
+    carry on with a cursor)."""
+    from chalicelib.adapters.dynamo import pages
+    from chalicelib.adapters.dynamo.catalogue_repo import PRODUCT_SHARDS
+
+    for n in range(40):
+        seed(f"P-{n:02d}", name=f"{'Silk' if n % 3 == 0 else 'Cotton'} scarf {n:02d}")
+    monkeypatch.setattr(pages, "FILTERED_PAGE_SIZE", evaluated)
+    seen, cursor, calls = [], None, []
+    while True:
+        dynamodb_calls.clear()
+        reply = api.get("/products?q=silk&limit=2" + (f"&cursor={cursor}" if cursor else ""))
+        assert reply.status == 200, reply.body
+        calls.append(len(dynamodb_calls))
+        seen.extend(item["sku"] for item in reply.body["items"])
+        cursor = reply.body["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == [f"P-{n:02d}" for n in range(0, 40, 3)]
+    assert max(calls) <= PRODUCT_SHARDS

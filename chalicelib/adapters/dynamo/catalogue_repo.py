@@ -2,28 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import ProductModel
-from chalicelib.adapters.dynamo.pages import query_page
+from chalicelib.adapters.dynamo.pages import sharded_page
 from chalicelib.domain.catalogue import Product, category_key, search_key
 from chalicelib.services.ports import Page
 
 LISTED = "PRODUCT"
+PRODUCT_SHARDS = 4  # partitions of the indexes over all products (``PRODUCT#<n>``, the shard from the SKU)
 
 _INDEXES = {
-    # (category given?, sort) -> (index, newest/highest first)
-    (True, "price"): (ProductModel.category_price, False),
-    (True, "-price"): (ProductModel.category_price, True),
-    (True, "sales"): (ProductModel.category_sales, False),
-    (True, "-sales"): (ProductModel.category_sales, True),
-    (True, "name"): (ProductModel.category_name, False),
-    (False, "price"): (ProductModel.all_price, False),
-    (False, "-price"): (ProductModel.all_price, True),
-    (False, "sales"): (ProductModel.all_sales, False),
-    (False, "-sales"): (ProductModel.all_sales, True),
-    (False, "name"): (ProductModel.all_name, False),
+    # (category given?, sort) -> (index, its sort attribute, highest first)
+    (True, "price"): (ProductModel.category_price, "price", False),
+    (True, "-price"): (ProductModel.category_price, "price", True),
+    (True, "sales"): (ProductModel.category_sales, "sales_count", False),
+    (True, "-sales"): (ProductModel.category_sales, "sales_count", True),
+    (True, "name"): (ProductModel.category_name, "name_key", False),
+    (False, "price"): (ProductModel.all_price, "price", False),
+    (False, "-price"): (ProductModel.all_price, "price", True),
+    (False, "sales"): (ProductModel.all_sales, "sales_count", False),
+    (False, "-sales"): (ProductModel.all_sales, "sales_count", True),
+    (False, "name"): (ProductModel.all_name, "name_key", False),
 }
+
+
+def product_shard(sku: str) -> str:
+    return f"{LISTED}#{int(hashlib.sha256(sku.encode()).hexdigest()[:8], 16) % PRODUCT_SHARDS}"
 
 
 class CatalogueRepository:
@@ -48,24 +54,26 @@ class CatalogueRepository:
         limit: int,
         cursor: str | None,
     ) -> Page[Product]:
-        """One Query on the index that serves this sort (and category), never a Scan; ``category`` any case."""
-        index, descending = _INDEXES[(category is not None, sort)]
-        partition = ("listed_category", category_key(category)) if category is not None else ("listed", LISTED)
+        """One Query of the index that serves this sort (one per shard without a category), never a Scan.
+
+        ``category`` in any case. A filtered page (``q``, or a price range on a name or sales
+        sort) evaluates at most ``FILTERED_PAGE_SIZE`` items per Query: it may hold fewer
+        than ``limit`` and still have a cursor.
+        """
+        index, order_by, descending = _INDEXES[(category is not None, sort)]
         price_range = _price_condition(min_price, max_price)
         range_condition, filters = (price_range, None) if "price" in sort else (None, price_range)
         if q:
             contains = ProductModel.name_key.contains(search_key(q))
             filters = contains if filters is None else filters & contains
-        return query_page(
-            index,
-            partition,
-            limit=limit,
-            cursor=cursor,
-            convert=to_product,
-            range_key_condition=range_condition,
-            filter_condition=filters,
-            newest_first=descending,
-        )
+        if category is not None:
+            attribute, shards = "listed_category", [category_key(category)]
+        else:
+            attribute, shards = "listed", [f"{LISTED}#{n}" for n in range(PRODUCT_SHARDS)]
+        return sharded_page(
+            index, attribute, shards, limit=limit, cursor=cursor, convert=to_product, order_by=order_by,
+            range_key_condition=range_condition, filter_condition=filters, newest_first=descending,
+        )  # fmt: skip
 
     def put(self, product: Product) -> None:
         """Create or replace a catalogue entry with its stock (seeding, imports)."""
@@ -114,7 +122,7 @@ def to_record(product: Product) -> ProductModel:
         sales_count=product.sales_count,
         active=product.active,
         low_stock_threshold=product.low_stock_threshold,
-        listed=LISTED if product.active else None,
+        listed=product_shard(product.sku) if product.active else None,
         listed_category=category_key(product.category) if product.active else None,
         updated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     )

@@ -137,7 +137,9 @@ class OrdersRepository:
             index, partition = OrderRecord.by_customer_status, ("customer_status", f"{customer_id}#{status}")
         else:
             index, partition = OrderRecord.by_customer, ("customer_id", customer_id)
-        return query_page(index, partition, limit=limit, cursor=cursor, convert=_summary, newest_first=True)
+        return query_page(
+            index, partition, limit=limit, cursor=cursor, convert=_summary, order_by="created_at", newest_first=True
+        )
 
     def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]:
         """Everyone's orders in ``status``, newest first: one Query per shard, merged."""
