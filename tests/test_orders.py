@@ -287,3 +287,17 @@ def test_a_replay_answers_the_first_order_whatever_the_catalogue_says_now(api, s
     assert again.body["order_id"] == first.body["order_id"]
     other = place(("LAST", 1), key="phone-retry-1")  # the same key with another body is still refused
     assert other.status == 422 and other.error["code"] == "idempotency_key_reused", other.body
+
+
+def test_a_replay_takes_no_order_number_and_costs_two_reads(api, seed, place, dynamodb_calls):
+    """The retry is found by the first read (the key's record, read with the prices): no order number is used up, so
+    the next order's number follows the first one's, and the replay costs a BatchGetItem and the order's Query."""
+    seed("NUM", stock=10)
+    first = place(("NUM", 1), key="retry-me").body
+    dynamodb_calls.clear()
+    assert place(("NUM", 1), key="retry-me").status == 200
+    assert dynamodb_calls == ["BatchGetItem", "Query"]
+    following = place(("NUM", 1)).body
+
+    day, number = first["order_number"].split("-")
+    assert following["order_number"] == f"{day}-{int(number) + 1:06d}"

@@ -298,14 +298,15 @@ def test_a_shortage_found_only_when_reserving_reserves_nothing(api, catalogue, m
     """As under a race: the catalogue read says there is stock, the reservation finds there is not."""
     from dataclasses import replace
 
-    from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
+    from chalicelib.adapters.dynamo.orders_repo import OrdersRepository
 
-    read = CatalogueRepository.get_many
+    read = OrdersRepository.order_inputs
 
-    def stale(self, skus):
-        return {sku: replace(product, stock_available=1000) for sku, product in read(self, skus).items()}
+    def stale(self, customer_id, key, skus):
+        earlier, products = read(self, customer_id, key, skus)
+        return earlier, {sku: replace(product, stock_available=1000) for sku, product in products.items()}
 
-    monkeypatch.setattr(CatalogueRepository, "get_many", stale)
+    monkeypatch.setattr(OrdersRepository, "order_inputs", stale)
     key = uuid.uuid4().hex
 
     skus = place_short(api, key, ("TEE-1", 5), ("MUG-1", 11))

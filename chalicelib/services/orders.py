@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import orders as domain
-from chalicelib.domain.errors import DomainError, IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
 from chalicelib.services.changes import Busy
@@ -63,18 +63,18 @@ class OrderService:
         """Price the lines from the catalogue and reserve all their stock at once.
 
         Returns the order and whether this call created it (``False`` for a replay).
-        DynamoDB calls: BatchGetItem, UpdateItem (order number), TransactWriteItems.
+        DynamoDB calls: BatchGetItem (the key's earlier use, prices and stock, both tables at once),
+        UpdateItem (order number), TransactWriteItems. A replay is found by the first call, so it
+        takes no order number and answers the first order even if the catalogue would refuse it now.
         """
         request_hash = command.fingerprint()
-        products = self.catalogue.get_many([line.sku for line in command.items])
-        try:
-            lines = domain.price_lines(command.items, products, self.currency)
-            domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
-        except DomainError:  # a replay answers the first order, whatever the catalogue says now
-            earlier = self.orders.find_idempotent(principal.subject, idempotency_key)
-            if earlier is None:
-                raise
+        earlier, products = self.orders.order_inputs(
+            principal.subject, idempotency_key, [line.sku for line in command.items]
+        )
+        if earlier is not None:  # a replay answers the first order, whatever the catalogue says now
             return self._replay(earlier, request_hash), False
+        lines = domain.price_lines(command.items, products, self.currency)
+        domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
         now = self.clock()
         number = domain.order_number(now, self.orders.next_order_sequence(now))
         order = domain.new_order(

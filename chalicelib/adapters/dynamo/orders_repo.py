@@ -6,11 +6,13 @@ import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.catalogue_repo import to_product
 from chalicelib.adapters.dynamo.models import (
     ORDER_SK,
     PAYMENT_REF_SK,
@@ -33,6 +35,7 @@ from chalicelib.adapters.dynamo.models import (
 from chalicelib.adapters.dynamo.pages import query_page, sharded_page
 from chalicelib.config import settings
 from chalicelib.domain import payments as ledger
+from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import (
@@ -46,6 +49,7 @@ from chalicelib.services.ports import (
     WriteConflict,
 )
 
+BATCH_GET_ATTEMPTS = 5
 ORDER_SHARDS = 4  # partitions of the indexes over all orders: writes spread over them, a listing reads each once
 LISTED = "ORDER"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -167,6 +171,38 @@ class OrdersRepository:
             ]
         )
         return int(counter.value)
+
+    def order_inputs(
+        self, customer_id: str, idempotency_key: str, skus: list[str]
+    ) -> tuple[IdempotentReplay | None, dict[str, Product]]:
+        """What placing an order reads first, in one BatchGetItem over both tables: the key's earlier use, if any
+        (read consistently), and the SKUs' catalogue entries with their stock."""
+        client = self._connection.client
+        idem_key = {"pk": {"S": _idempotency_pk(customer_id, idempotency_key)}, "sk": {"S": "#IDEM"}}
+        wanted: dict[str, Any] = {
+            settings.orders_table: {"Keys": [idem_key], "ConsistentRead": True},
+            settings.products_table: {"Keys": [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]},
+        }
+        found: dict[str, list[dict]] = {settings.orders_table: [], settings.products_table: []}
+        for _ in range(BATCH_GET_ATTEMPTS):
+            answer = client.batch_get_item(RequestItems=wanted)
+            for table, items in answer.get("Responses", {}).items():
+                found[table].extend(items)
+            wanted = answer.get("UnprocessedKeys") or {}
+            if not wanted:
+                break
+            time.sleep(0.05)
+        else:
+            raise WriteConflict()  # DynamoDB kept some keys unprocessed (throttled): the caller answers 429
+        earlier = None
+        for item in found[settings.orders_table]:
+            record = IdempotencyRecord.from_raw_data(item)
+            earlier = IdempotentReplay(record.order_id, record.request_hash)
+        products = {}
+        for item in found[settings.products_table]:
+            product = to_product(ProductModel.from_raw_data(item))
+            products[product.sku] = product
+        return earlier, products
 
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None:
         """What an Idempotency-Key of ``scope`` (a customer id, or ``refund``) was first used for (one GetItem)."""
