@@ -123,7 +123,7 @@ def describe(counts: Counter[str]) -> str:
 
 def run(stack: Stack) -> Section:
     """Warm up, then count each operation's DynamoDB calls and check them against TARGETS."""
-    from chalicelib.adapters.dynamo.orders_repo import ORDER_SHARDS as shards  # the stack is set up by now
+    from chalicelib.adapters.dynamo.order_records import ORDER_SHARDS as shards  # the stack is set up by now
 
     if shards != ORDER_SHARDS:
         raise BenchError(f"the app has {shards} order shards; update ORDER_SHARDS here")

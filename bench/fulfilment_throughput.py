@@ -125,7 +125,7 @@ def paid_orders(count: int) -> tuple[list[str], int]:
     Returns their ids and the version each has once paid (every order has the same timeline).
     """
     from chalicelib.adapters.dynamo.models import OrdersTableItem
-    from chalicelib.adapters.dynamo.orders_repo import event_records, to_record
+    from chalicelib.adapters.dynamo.order_records import event_records, to_record
     from chalicelib.domain import orders as domain
     from chalicelib.domain import payments as ledger
 

@@ -45,7 +45,7 @@ def scanned():
 def seed_orders(count: int, customer: User, other: User, start: datetime) -> None:
     """``count`` order headers: 3 of 4 the customer's; one in three unpaid (due later), the rest paid."""
     from chalicelib.adapters.dynamo.models import OrderRecord
-    from chalicelib.adapters.dynamo.orders_repo import to_record
+    from chalicelib.adapters.dynamo.order_records import to_record
     from chalicelib.domain import payments as ledger
     from chalicelib.domain.orders import OrderLine, new_order
 

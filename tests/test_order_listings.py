@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from chalicelib.adapters.dynamo.orders_repo import ORDER_SHARDS, shard_of
+from chalicelib.adapters.dynamo.order_records import ORDER_SHARDS, shard_of
 from chalicelib.entrypoints.http import wiring
 from tests.conftest import assert_error
 

@@ -260,7 +260,7 @@ def test_reading_an_order_costs_one_query_and_placing_three_calls(api, seed, pla
     api.get("/orders?status=confirmed", as_="customer")
     assert dynamodb_calls == ["Query", "Query"]  # the customer's own index, or the customer-status one
 
-    from chalicelib.adapters.dynamo.orders_repo import ORDER_SHARDS
+    from chalicelib.adapters.dynamo.order_records import ORDER_SHARDS
 
     dynamodb_calls.clear()
     api.get("/orders", as_="staff")
