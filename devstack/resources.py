@@ -45,8 +45,11 @@ LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json us
     "FulfilmentRequestsDLQ": "fulfilment-requests-dlq",
     "FulfilmentUpdatesQueue": "fulfilment-updates",
     "FulfilmentUpdatesDLQ": "fulfilment-updates-dlq",
+    "OrdersStreamFailuresQueue": "orders-stream-failures",
+    "ProductsStreamFailuresQueue": "products-stream-failures",
     "StaffTopic": "staff",
     "CustomerTopic": "customer",
+    "OpsTopic": "ops",
 }
 
 

@@ -4,7 +4,10 @@ Runs ``chalice package --stage STAGE --merge-template infra/resources.json`` wit
 CORS_ALLOW_ORIGIN from .chalice/config.json exported (``chalice package`` imports app.py, whose
 CORS configuration, and so the preflight answers, is read from the environment), then writes that
 origin into the API Gateway error responses of infra/resources.json (``@CORS_ALLOW_ORIGIN@``), so a
-browser on the stage's origin can read a 401, 404 or 5xx as it reads the app's own answers.
+browser on the stage's origin can read a 401, 404 or 5xx as it reads the app's own answers; those responses
+are moved into the API's OpenAPI body, where an update of the API cannot drop them. The template's
+``Stage`` and ``StripeSecretsPath`` parameters default to the stage packaged (``/orders-api/STAGE/stripe``), so a
+dev and a prod stack in one account name their functions, log groups and API apart and read different keys.
 
 Usage: python infra/package.py STAGE [OUT]   (OUT defaults to build/STAGE)
 """
@@ -62,6 +65,52 @@ def set_origin(template: dict[str, Any], origin: str) -> int:
     return count
 
 
+def embed_gateway_responses(template: dict[str, Any]) -> int:
+    """Move every ``AWS::ApiGateway::GatewayResponse`` into the API's OpenAPI body
+    (``x-amazon-apigateway-gateway-responses``); returns how many.
+
+    A REST API defined by a body is re-imported whole on each update, and gateway responses kept as resources of
+    their own beside it can be dropped by that import while CloudFormation still thinks they exist (cfn-lint W3660):
+    inside the body they are part of every import. infra/resources.json keeps them as resources, which the local
+    gateway reads too.
+    """
+    responses = {}
+    for name, resource in list(template.get("Resources", {}).items()):
+        if resource.get("Type") != "AWS::ApiGateway::GatewayResponse":
+            continue
+        properties = resource["Properties"]
+        if properties.get("RestApiId") != {"Ref": "RestAPI"}:
+            raise PackageError(f"gateway response {name} must belong to RestAPI (resources.json).")
+        response: dict[str, Any] = {
+            "responseParameters": properties.get("ResponseParameters", {}),
+            "responseTemplates": properties.get("ResponseTemplates", {}),
+        }
+        if "StatusCode" in properties:
+            response["statusCode"] = int(properties["StatusCode"])
+        responses[properties["ResponseType"]] = response
+        del template["Resources"][name]
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    body["x-amazon-apigateway-gateway-responses"] = responses
+    return len(responses)
+
+
+def set_stage(template: dict[str, Any], stage: str) -> None:
+    """Default the template's ``Stage`` parameter to ``stage`` and its Stripe SSM path to the stage's own."""
+    parameters = template.get("Parameters", {})
+    for name in ("Stage", "StripeSecretsPath"):
+        if name not in parameters:
+            raise PackageError(f"infra/resources.json must declare the {name} parameter.")
+    if stage not in parameters["Stage"].get("AllowedValues", [stage]):
+        raise PackageError(f"the Stage parameter does not allow {stage!r} (infra/resources.json).")
+    parameters["Stage"]["Default"] = stage
+    parameters["StripeSecretsPath"]["Default"] = stripe_path(stage)
+
+
+def stripe_path(stage: str) -> str:
+    """The SSM path of the stage's Stripe keys (``api_key`` and ``webhook_secret`` under it)."""
+    return f"/orders-api/{stage}/stripe"
+
+
 def package(stage: str, out: Path) -> str:
     """Package ``stage`` into ``out``; returns the origin written into it."""
     origin = stage_origin(stage)
@@ -75,6 +124,8 @@ def package(stage: str, out: Path) -> str:
     sam = out / "sam.json"
     template = json.loads(sam.read_text())
     set_origin(template, origin)
+    set_stage(template, stage)
+    embed_gateway_responses(template)
     sam.write_text(json.dumps(template, indent=2) + "\n")
     return origin
 

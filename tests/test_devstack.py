@@ -46,7 +46,14 @@ ENV_KEYS = {
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 EVENT_TIMEOUT = 20.0  # the stack pumps its streams and queue every second
-QUEUES = {"fulfilment-requests", "fulfilment-requests-dlq", "fulfilment-updates", "fulfilment-updates-dlq"}
+QUEUES = {
+    "fulfilment-requests",
+    "fulfilment-requests-dlq",
+    "fulfilment-updates",
+    "fulfilment-updates-dlq",
+    "orders-stream-failures",  # the streams' on-failure destinations (infra/resources.json)
+    "products-stream-failures",
+}
 CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
 
@@ -222,7 +229,7 @@ def test_env_json_says_what_scripts_need(running):
     endpoint = env["aws_endpoint_url"]
     assert set(env["queues"]) == QUEUES
     assert all(url.startswith(endpoint) and url.endswith(f"/{name}") for name, url in env["queues"].items())
-    assert set(env["topics"]) == {"staff", "customer"}
+    assert set(env["topics"]) == {"staff", "customer", "ops"}  # ops: the alarms' topic
     assert all(arn.startswith("arn:aws:sns:us-east-1:") for arn in env["topics"].values())
     assert env["event_seconds"] == 1.0
     roles = [a["role"] for a in env["demo_accounts"]]
