@@ -2,7 +2,8 @@
 
 A new container (a fresh interpreter here, on the test stack's emulator) serves a first GET
 /products and a first POST /orders, reads Stripe's keys from SSM and makes its SNS and SQS
-clients; it must have made exactly one botocore session for all of it, and never imported boto3.
+clients; it must have made exactly one botocore session and one client per service for all of it (the
+first GET reads four shards in parallel threads), and never imported boto3.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ def counted(self, *args, **kwargs):
     original(self, *args, **kwargs)
 
 botocore.session.Session.__init__ = counted
+clients = []
+create_client = botocore.session.Session.create_client
+
+def counted_client(self, service_name, *args, **kwargs):
+    clients.append(service_name)
+    return create_client(self, service_name, *args, **kwargs)
+
+botocore.session.Session.create_client = counted_client
 import app
 import probe
 
@@ -44,7 +53,7 @@ from chalicelib.adapters.secrets import stripe_keys
 SnsNotifier("arn:aws:sns:us-east-1:123456789012:staff", "arn:aws:sns:us-east-1:123456789012:customer")
 SqsFulfilmentRequests("https://sqs.us-east-1.amazonaws.com/123456789012/fulfilment-requests")
 keys = stripe_keys()
-print(json.dumps({{"sessions": made, "order": order["order_id"], "api_key": keys.api_key,
+print(json.dumps({{"sessions": made, "clients": sorted(clients), "order": order["order_id"], "api_key": keys.api_key,
                   "boto3": "boto3" in sys.modules}}))
 """
 
@@ -70,5 +79,6 @@ def test_a_container_makes_one_botocore_session_for_every_client(stack, seed):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["sessions"] == ["SharedSession"]
+    assert result["clients"] == ["dynamodb", "sns", "sqs", "ssm"]  # one DynamoDB client for every connection
     assert result["order"] and result["api_key"] == "sk_test_from_ssm"
     assert result["boto3"] is False

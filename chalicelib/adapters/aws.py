@@ -7,30 +7,46 @@ PynamoDB, which asks ``botocore.session.get_session()`` for a session of its own
 (and per thread), is handed this one instead by ``share_with_pynamodb``.
 
 botocore sessions are not safe to make clients from in several threads at once (the local
-stack serves requests in threads), so ``create_client`` is serialised; the clients themselves
-are thread-safe.
+stack serves requests in threads, and a page read across shards queries them in parallel), so
+``create_client`` is serialised; and as botocore clients are thread-safe, a second request for
+the same client (same service, region, endpoint and configuration) answers the first one.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cache
 from typing import Any
 
 from botocore.session import Session
 
+ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")  # botocore reads them per client
+
 
 class SharedSession(Session):
-    """A botocore session whose ``create_client`` may be called from any thread."""
+    """A botocore session that makes one client per service and configuration, from any thread.
+
+    PynamoDB makes a client per connection, and a connection's first requests in parallel
+    threads (a page read across shards) would each make one; here they all get the first.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._create_lock = threading.Lock()
+        self._clients: dict[tuple, Any] = {}
 
-    def create_client(self, *args: Any, **kwargs: Any) -> Any:
-        """``Session.create_client``, one thread at a time."""
+    def create_client(self, service_name: str, region_name: str | None = None, **kwargs: Any) -> Any:
+        """``Session.create_client``, one thread at a time; the same arguments answer the same client."""
+        config = kwargs.get("config")
+        options = sorted((config._user_provided_options if config is not None else {}).items())
+        endpoints = sorted((k, v) for k, v in os.environ.items() if k.startswith(ENDPOINT_VARIABLES))
+        key = (service_name, region_name, repr(sorted((k, v) for k, v in kwargs.items() if k != "config")))
+        key += (repr(options), repr(endpoints))
         with self._create_lock:
-            return super().create_client(*args, **kwargs)
+            if key not in self._clients:
+                self._clients[key] = super().create_client(service_name, region_name, **kwargs)
+            return self._clients[key]
 
 
 @cache
