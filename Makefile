@@ -46,6 +46,7 @@ lint: $(VENV)/.installed
 ##          CORS_ALLOW_ORIGIN (.chalice/config.json) in the gateway's error responses
 package: $(VENV)/.installed
 	$(PY) infra/package.py $(STAGE)
+	$(PY) infra/bytecode.py build/$(STAGE)/deployment.zip
 
 ## deploy: package STAGE and create/update its stack orders-api-STAGE through the artifact bucket BUCKET
 ##         (make deploy STAGE=dev|prod BUCKET=my-bucket; DRY_RUN=1 prints the aws commands instead)
