@@ -82,3 +82,34 @@ def test_a_container_makes_one_botocore_session_for_every_client(stack, seed):
     assert result["clients"] == ["dynamodb", "sns", "sqs", "ssm"]  # one DynamoDB client for every connection
     assert result["order"] and result["api_key"] == "sk_test_from_ssm"
     assert result["boto3"] is False
+
+
+RACE = """
+import sys, threading
+sys.path.insert(0, {root!r})
+from chalicelib.adapters import aws
+
+barrier = threading.Barrier(8)
+seen = []
+
+def ask():
+    barrier.wait()
+    seen.append(aws.session())
+
+threads = [threading.Thread(target=ask) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len({{id(session) for session in seen}}))
+"""
+
+
+def test_threads_asking_at_once_get_the_one_session():
+    """A catalogue page's shard threads ask for the session together on a cold first GET."""
+    for _ in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", RACE.format(root=str(ROOT))], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "1"

@@ -49,10 +49,17 @@ class SharedSession(Session):
             return self._clients[key]
 
 
-@cache
+_SESSION: list[SharedSession] = []
+_SESSION_LOCK = threading.Lock()
+
+
 def session() -> SharedSession:
-    """The container's botocore session (made on first use)."""
-    return SharedSession()
+    """The container's botocore session (made on first use; a page's shard threads may all ask at once)."""
+    if not _SESSION:
+        with _SESSION_LOCK:
+            if not _SESSION:
+                _SESSION.append(SharedSession())
+    return _SESSION[0]
 
 
 def client(service: str, region: str | None = None) -> Any:
