@@ -194,6 +194,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dry-run", action="store_true", help="list the failure records, replay nothing")
     args = parser.parse_args(argv)
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     session = boto3.session.Session()
     region = session.region_name or "us-east-1"
@@ -209,6 +210,9 @@ def main(argv: list[str]) -> int:
                          dry_run=args.dry_run)  # fmt: skip
     except ReplayError as error:
         print(f"replay-stream-failures: {error}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:  # no credentials, no such stack, access denied
+        print(f"replay-stream-failures: AWS refused or could not be reached: {error}", file=sys.stderr)
         return 1
     print(f"{outcome.replayed} failure records replayed ({outcome.records} stream records), {len(outcome.left)} left.")
     return 1 if outcome.left and not args.dry_run else 0

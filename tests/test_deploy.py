@@ -61,11 +61,11 @@ def test_make_deploy_packages_then_deploys_and_refuses_without_a_bucket():
     assert run(sys.executable, "infra/deploy.py", "dev").returncode == 2
 
 
-@pytest.fixture(scope="module")
-def cloudformation(tmp_path_factory) -> dict[str, Any]:
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def cloudformation(request, tmp_path_factory) -> dict[str, Any]:
     if not INFRA_PYTHON.exists():
         pytest.skip("the infra tools' venv is made by make test (make .venv/infra-tools/.installed)")
-    sam = package(tmp_path_factory, "dev")
+    sam = package(tmp_path_factory, request.param)
     folder = tmp_path_factory.mktemp("translated")
     (folder / "sam.json").write_text(json.dumps(sam))
     done = run(str(INFRA_PYTHON), "infra/translate.py", str(folder / "sam.json"), str(folder / "cfn.json"))

@@ -231,3 +231,24 @@ def test_invoking_the_deployed_function_reads_its_partial_batch_response_and_a_c
     assert json.loads(call_["Payload"]) == event
     assert replay_tool.invoking(FakeLambda({"batchItemFailures": []}), "f")(event) == set()
     assert replay_tool.invoking(FakeLambda({"errorMessage": "boom"}, error="Unhandled"), "f")(event) == {"1", "2"}
+
+
+def test_the_command_lists_the_failure_records_of_a_queue_on_a_dry_run(
+    monkeypatch, capsys, stack, event_world, orders_mapping, seed, place
+):
+    """``make replay-stream-failures ... DRY_RUN=1`` against the emulator (``AWS_ENDPOINT_URL``): the range is read
+    from the stream and listed, nothing is invoked or deleted, and the exit status is 0."""
+    mapping, _, _, queue = orders_mapping
+    seed("MUG-CLI", stock=10, price=1500)
+    outage = SnsOutage(monkeypatch)
+    outage.down = True
+    assert place(("MUG-CLI", 1)).status == 201
+    mapping.run()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack.endpoint)
+    status = replay_tool.main(
+        ["orders", "--queue-url", queue, "--function", "orders-api-dev-OrdersStream", "--dry-run"]
+    )
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "records of shard" in out and "1 left" in out
+    assert depth(event_world.sqs, queue) == 1
