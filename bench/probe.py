@@ -1,12 +1,15 @@
-"""One cold path, timed in a fresh interpreter and printed as JSON (run by ``bench.cold_start``).
+"""One cold path, timed in a fresh interpreter on the unzipped deployment package, printed as JSON.
 
-``python bench/probe.py floor|app|stripe|first [SKU SUB]`` from the repo root. Only ``os`` (loaded
-at start-up anyway), ``sys`` and ``time`` are imported before the timer starts, so start-up is
-excluded and nothing the measured imports need is loaded ahead of them.
+``python -I -S bench/probe.py floor|first SKU [SUB]`` (run by ``bench.cold_start``). ``-I -S``
+leave only the standard library on ``sys.path``; ``main`` then puts the unzipped package
+(``BENCH_PACKAGE_DIR``, as Lambda's /var/task) and the stand-in for what the Lambda runtime
+provides (``BENCH_RUNTIME_DIR``: boto3 and botocore, as Lambda's own copies) after it, in
+Lambda's order. Only ``os``, ``sys``, ``time`` and (in both modes) ``json`` and ``uuid``, which
+the harness needs to make API Gateway's events and print the result, are imported before the
+timer starts, so start-up and the harness are excluded.
 
-- floor:  ``import boto3, pynamodb, chalice``
-- app:    ``import app``
-- stripe: ``import stripe``
+- floor:  what any app on this stack pays for its first request: ``import boto3,
+  pynamodb.models, chalice`` and one PynamoDB GetItem (of SKU, on PRODUCTS_TABLE).
 - first:  ``import app``, then a first anonymous GET /products and a first signed-in
   POST /orders handed straight to the Chalice app as API Gateway proxy events (the
   claims are what API Gateway's Cognito authorizer passes), then a second of each (warm).
@@ -15,7 +18,7 @@ excluded and nothing the measured imports need is loaded ahead of them.
   /orders/{id}/payments (card), timing the ``import stripe`` it makes, and WARM_PAYS more,
   each on another order (warm: their median). Stripe is the stand-in the bench serves
   over HTTP (``STRIPE_API_BASE`` and the keys are in the environment), reached through
-  the app's own wiring, as in the local stack.
+  the app's own wiring, as in the local stack. It also counts the botocore sessions made.
 """
 
 import os
@@ -120,19 +123,20 @@ class FirstImport:
 
 def first_requests(sku: str, sub: str) -> dict:
     """``import app`` and the first requests of a new container, each step's cumulative time."""
+    # the two events are the harness's (API Gateway's) work, not the container's: made before the timer
+    address = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
+    body = {"items": [{"sku": sku, "quantity": 1}], "shipping_address": address}
+    claims = {"sub": sub, "token_use": "id", "cognito:groups": []}
+    get, post = event("GET", "/products"), event("POST", "/orders", body, claims)
     start = time.perf_counter()
     import app
 
     imported = time.perf_counter()
     after_import = loaded()
-    get = event("GET", "/products")
     handle(app.app, get, 200)
     got = time.perf_counter()
     after_get = loaded()
-    address = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
-    body = {"items": [{"sku": sku, "quantity": 1}], "shipping_address": address}
-    claims = {"sub": sub, "token_use": "id", "cognito:groups": []}
-    first_order = handle(app.app, event("POST", "/orders", body, claims), 201)["order_id"]
+    first_order = handle(app.app, post, 201)["order_id"]
     posted = time.perf_counter()
     after_post = loaded()
     stripe_at = {"import app": "stripe" in after_import, "first GET /products": "stripe" in after_get}
@@ -178,24 +182,57 @@ def first_requests(sku: str, sub: str) -> dict:
     }
 
 
-def main() -> None:
-    sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repo root, not bench/
-    mode = sys.argv[1]
-    if mode == "first":
-        result = first_requests(sys.argv[2], sys.argv[3])
-    else:
-        start = time.perf_counter()
-        if mode == "floor":
-            import boto3  # noqa: F401
-            import chalice  # noqa: F401
-            import pynamodb  # noqa: F401
-        elif mode == "stripe":
-            import stripe  # noqa: F401
-        else:
-            import app  # noqa: F401
-        result = {"import_s": time.perf_counter() - start, "loaded_after_import": loaded()}
-    import json
+def count_sessions() -> list[int]:
+    """A one-item list counting every ``botocore.session.Session`` made from now on in this interpreter."""
+    import botocore.session
 
+    made = [0]
+    original = botocore.session.Session.__init__
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made[0] += 1
+        original(self, *args, **kwargs)
+
+    botocore.session.Session.__init__ = counted  # type: ignore[method-assign]
+    return made
+
+
+def floor(sku: str) -> dict:
+    """``import boto3, pynamodb.models, chalice`` and one PynamoDB GetItem: the bare stack's first request."""
+    start = time.perf_counter()
+    import boto3  # noqa: F401
+    import chalice  # noqa: F401
+    import pynamodb.models
+    from pynamodb.attributes import UnicodeAttribute
+
+    imported = time.perf_counter()
+
+    class Product(pynamodb.models.Model):
+        class Meta:
+            table_name = os.environ["PRODUCTS_TABLE"]
+            region = os.environ["AWS_REGION"]
+
+        sku = UnicodeAttribute(hash_key=True)
+
+    Product.get(sku)
+    return {"import_s": imported - start, "floor_s": time.perf_counter() - start}
+
+
+def main() -> None:
+    """Lambda's ``sys.path`` (package, then the runtime's stand-in, then the standard library), then the mode."""
+    runtime = os.environ.get("BENCH_RUNTIME_DIR")
+    sys.path[:0] = [os.environ["BENCH_PACKAGE_DIR"], *([runtime] if runtime else [])]
+    mode = sys.argv[1]
+    import json  # the harness's, in both modes: see the module's docstring
+    import uuid  # noqa: F401
+
+    if mode == "first":
+        sessions = count_sessions() if os.environ.get("BENCH_COUNT_SESSIONS") else None
+        result = first_requests(sys.argv[2], sys.argv[3])
+        result["botocore_sessions"] = None if sessions is None else sessions[0]
+    else:
+        result = floor(sys.argv[2])
+    result["botocore_from"] = os.path.dirname(sys.modules["botocore"].__file__ or "")
     print(json.dumps(result))
 
 
