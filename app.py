@@ -1,6 +1,12 @@
 """The Chalice app: creates it and registers the entrypoints. No logic here."""
 
+import gc
 import logging
+
+# A cold start makes many objects that live as long as the container (modules, models, schemas, clients):
+# collecting garbage while they are made is wasted work. Collection resumes after the first event, with what
+# exists by then frozen (never scanned again): see chalicelib/entrypoints/warm.py.
+gc.disable()
 
 from chalice import Chalice
 
@@ -8,6 +14,7 @@ from chalicelib.config import settings
 from chalicelib.entrypoints import events, schedules
 from chalicelib.entrypoints.http import catalogue, orders, payments, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
+from chalicelib.entrypoints.warm import after_first_event
 
 app = Chalice(app_name="orders-api")
 logging.getLogger("orders").setLevel(settings.log_level)
@@ -20,6 +27,15 @@ app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
+
+
+@app.middleware("all")
+def resume_garbage_collection(event, get_response):
+    """After a container's first event of any kind (request, record, schedule), collect garbage again."""
+    try:
+        return get_response(event)
+    finally:
+        after_first_event()
 
 
 @app.middleware("http")
