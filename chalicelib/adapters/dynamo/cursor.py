@@ -1,8 +1,9 @@
-"""Opaque page cursors: a query's last evaluated key, checked on the way back in.
+"""Opaque page cursors: where each partition (shard) of a listing stopped, checked on the way back in.
 
-A cursor names only the key attributes the query uses, must carry the same
-partition value as the query it continues, and holds plain strings and numbers:
-anything else is an ``InvalidCursor`` (400), never a DynamoDB error.
+A cursor names, for each shard of the listing still to read, the last key it took (or null:
+from its start). Each key holds only the key attributes the query uses, carries that shard's
+partition value, and holds plain strings and numbers: anything else is an ``InvalidCursor``
+(400), never a DynamoDB error.
 """
 
 from __future__ import annotations
@@ -15,43 +16,6 @@ from typing import Any
 from chalicelib.services.ports import InvalidCursor
 
 MAX_CURSOR_CHARS = 2048
-
-
-def encode(last_key: dict[str, dict[str, str]] | None) -> str | None:
-    if not last_key:
-        return None
-    raw = json.dumps(last_key, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode(cursor: str | None, key_names: set[str], partition: tuple[str, str]) -> dict[str, Any] | None:
-    """The ExclusiveStartKey for ``cursor``; ``partition`` is (attribute, value) of the query."""
-    if cursor is None:
-        return None
-    if len(cursor) > MAX_CURSOR_CHARS:
-        raise InvalidCursor("cursor too long")
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError) as exc:
-        raise InvalidCursor("cursor is not one of ours") from exc
-    if not isinstance(key, dict) or set(key) != key_names:
-        raise InvalidCursor("cursor does not belong to this listing")
-    for value in key.values():
-        if not (isinstance(value, dict) and len(value) == 1):
-            raise InvalidCursor("cursor is not one of ours")
-        ((kind, text),) = value.items()
-        if kind not in ("S", "N") or not isinstance(text, str) or not text:
-            raise InvalidCursor("cursor is not one of ours")
-        if kind == "N":
-            try:
-                int(text)
-            except ValueError as exc:
-                raise InvalidCursor("cursor is not one of ours") from exc
-    attribute, value = partition
-    if key.get(attribute) != {"S": value}:
-        raise InvalidCursor("cursor does not belong to this listing")
-    return key
 
 
 def encode_sharded(positions: dict[str, dict[str, dict[str, str]] | None]) -> str:
@@ -76,9 +40,28 @@ def decode_sharded(
     positions = raw.get("shards") if isinstance(raw, dict) and set(raw) == {"shards"} else None
     if not isinstance(positions, dict) or not positions or not set(positions) <= set(shards):
         raise InvalidCursor("cursor does not belong to this listing")
-    if not all(start is None or isinstance(start, dict) for start in positions.values()):
-        raise InvalidCursor("cursor is not one of ours")
     return {
-        shard: None if start is None else decode(encode(start), key_names, (attribute, shard))
+        shard: None if start is None else _checked_key(start, key_names, (attribute, shard))
         for shard, start in positions.items()
     }
+
+
+def _checked_key(key: Any, key_names: set[str], partition: tuple[str, str]) -> dict[str, Any]:
+    """``key`` as an ExclusiveStartKey of the query on ``partition`` (attribute, value), or ``InvalidCursor``."""
+    if not isinstance(key, dict) or set(key) != key_names:
+        raise InvalidCursor("cursor does not belong to this listing")
+    for value in key.values():
+        if not (isinstance(value, dict) and len(value) == 1):
+            raise InvalidCursor("cursor is not one of ours")
+        ((kind, text),) = value.items()
+        if kind not in ("S", "N") or not isinstance(text, str) or not text:
+            raise InvalidCursor("cursor is not one of ours")
+        if kind == "N":
+            try:
+                int(text)
+            except ValueError as exc:
+                raise InvalidCursor("cursor is not one of ours") from exc
+    attribute, value = partition
+    if key.get(attribute) != {"S": value}:
+        raise InvalidCursor("cursor does not belong to this listing")
+    return key
