@@ -325,6 +325,7 @@ class OrderOut(Schema):
     payments: list[PaymentSummaryOut] = Field(description="Every payment attempt (an extension of the contract).")
     refunds: list[RefundOut] = Field(description="Every refund (an extension of the contract).")
     timeline: list[TimelineEventOut] = Field(description="Omitted (empty) in lists; read one order for it.")
+    approval: Optional[ApprovalOut] = Field(None, description="null unless the approval policy held the order.")
 
 
 class PaymentOut(Schema):
@@ -377,3 +378,17 @@ class OpenApiOut(Schema):
     info: dict[str, Any]
     paths: dict[str, Any]
     components: dict[str, Any]
+
+
+from chalicelib.entrypoints.http.approval_schemas import (  # noqa: E402  (they build on the types above)
+    ApprovalOut,
+    ApprovalPolicyIn,
+    ApprovalPolicyOut,
+    ApprovalsQuery,
+    ApproveIn,
+    RejectIn,
+    WaitingOrderPage,
+)
+
+__all__ = ["ApprovalOut", "ApprovalPolicyIn", "ApprovalPolicyOut", "ApprovalsQuery", "ApproveIn", "RejectIn",
+           "WaitingOrderPage"]  # fmt: skip
