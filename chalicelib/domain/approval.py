@@ -24,6 +24,7 @@ from chalicelib.domain.errors import Conflict, DomainError, InvalidTransition
 ROLES = ("staff", "admin")
 SETTING = "approval"  # the setting's name (its item: SETTING#approval)
 DEFAULT_VERSION = 1  # the version of a policy nobody has written yet
+REMINDER_KIND = "approval_reminder"  # the payment-due index's kind for approvers to remind
 
 # the caller's role -> the step roles it may decide (admin can do all that staff can)
 DECIDES: Mapping[str, frozenset[str]] = {

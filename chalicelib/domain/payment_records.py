@@ -21,7 +21,6 @@ METHODS = ONLINE_METHODS + OFFLINE_METHODS
 PAYMENT_FINAL = frozenset({"succeeded", "mismatched"})
 REFUND_RANK = {"requested": 0, "pending": 1, "succeeded": 2, "failed": 2, "canceled": 2}
 REFUND_COUNTED = frozenset({"requested", "pending", "succeeded"})  # money out, or promised
-APPROVAL_REMINDER = "approval_reminder"  # the payment-due index's kind for approvers to remind (domain/approval.py)
 PROVIDER_RETRY = "provider_retry"  # the payment-due index's kind for refunds to send and intents to cancel
 
 
@@ -170,7 +169,7 @@ def next_due(order) -> tuple[str, str] | None:
         return "reminder", _halfway(_window_opened(order), order.reserved_until)
     approval_reminder = approval.reminder_due(order)
     if approval_reminder is not None:
-        return APPROVAL_REMINDER, approval_reminder
+        return approval.REMINDER_KIND, approval_reminder
     return None
 
 

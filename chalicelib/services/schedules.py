@@ -65,7 +65,7 @@ class PaymentSchedules:
             approval.remind(order, ACTOR, at)
             return True
 
-        return self._sweep(ledger.APPROVAL_REMINDER, remind, time_left)
+        return self._sweep(approval.REMINDER_KIND, remind, time_left)
 
     def expire_unpaid(self, time_left: Callable[[], float] | None = None) -> int:
         """Expire orders unpaid at the end of their payment time, give their stock back, cancel their PaymentIntents."""
