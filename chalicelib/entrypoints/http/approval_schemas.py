@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -28,6 +28,11 @@ MAX_RULES = 20
 MAX_STEPS = 5
 
 
+def Distinct(most: int) -> Any:
+    """A list of 1 to ``most`` values, none twice (published as ``uniqueItems``)."""
+    return Field(min_length=1, max_length=most, json_schema_extra={"uniqueItems": True})
+
+
 def _unique(values: list | None) -> list | None:
     if values is not None and len(set(values)) != len(values):
         raise ValueError("must not name a value twice")
@@ -46,9 +51,9 @@ class ApprovalWhenIn(Strict):
     first_order: Optional[bool] = Field(
         None, description="true: the customer's first order; false: a customer who ordered before."
     )
-    channels: Optional[list[Channel]] = Field(None, min_length=1, max_length=len(CHANNELS))
-    tiers: Optional[list[Tier]] = Field(
-        None, min_length=1, max_length=10, description="Customer tiers do not exist yet: matches no order until then."
+    channels: Optional[Annotated[list[Channel], Distinct(len(CHANNELS))]] = None
+    tiers: Optional[Annotated[list[Tier], Distinct(10)]] = Field(
+        None, description="Customer tiers do not exist yet: matches no order until then."
     )
 
     _distinct = field_validator("channels", "tiers")(classmethod(lambda cls, values: _unique(values)))
@@ -64,7 +69,7 @@ class ApprovalPolicyIn(Strict):
     version: Optional[Annotated[int, WholeNumber, Field(ge=1)]] = Field(
         None, description="If given, the version in If-Match (the one this change is based on)."
     )
-    rules: list[ApprovalRuleIn] = Field(max_length=MAX_RULES)
+    rules: list[ApprovalRuleIn] = Field(max_length=MAX_RULES, description="Each with its own name (422 otherwise).")
 
     @field_validator("rules")
     @classmethod

@@ -10,7 +10,7 @@ from chalicelib.domain.approval import NotAllowed, Rule
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.orders import order_id_or_404
-from chalicelib.entrypoints.http.routing import STAFF, Call, Header, endpoint, respond
+from chalicelib.entrypoints.http.routing import ADMIN, STAFF, Call, Header, endpoint, respond
 
 api = Blueprint(__name__)
 
@@ -38,7 +38,7 @@ def get_policy(call: Call):
     "PUT",
     "/staff/settings/approval",
     summary="Replace the approval policy (admin), on the version read (If-Match)",
-    access=STAFF,
+    access=ADMIN,
     body="ApprovalPolicyIn",
     response="ApprovalPolicyOut",
     response_headers=("ETag",),
@@ -49,7 +49,6 @@ def get_policy(call: Call):
 def put_policy(call: Call):
     from chalicelib.services.approvals import VersionMismatch
 
-    admin_only(call)
     raw = call.request.headers.get("if-match")
     if raw is None:
         raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the version you read.')
@@ -124,8 +123,3 @@ def reject(call: Call, order_id: str) -> dict:
     except NotAllowed as error:
         raise ApiError(403, error.code, error.message, **error.details) from None
     return presenters.order(order, staff=True)
-
-
-def admin_only(call: Call) -> None:
-    if call.principal.role != "admin":
-        raise ApiError(403, "forbidden", "This needs an admin account.")

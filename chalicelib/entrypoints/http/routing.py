@@ -30,6 +30,7 @@ PUBLIC = "public"  # anyone, no token
 SIGNED_IN = "signed_in"  # any verified token; the service decides what the caller may see
 CUSTOMER = "customer"  # a customer (no staff group)
 STAFF = "staff"  # staff or admin
+ADMIN = "admin"  # admin only (checked before the body, like every role)
 
 CORS = CORSConfig(
     allow_origin=settings.cors_allow_origin,
@@ -212,6 +213,8 @@ def respond(data: Any, status: int = 200, headers: dict[str, str] | None = None)
 def _check_role(access: str, principal: Principal) -> None:
     if access == STAFF and not principal.is_staff:
         raise ApiError(403, "forbidden", "This needs a staff account.")
+    if access == ADMIN and principal.role != "admin":
+        raise ApiError(403, "forbidden", "This needs an admin account.")
     if access == CUSTOMER and principal.is_staff:
         raise ApiError(403, "forbidden", "This is for customer accounts.")
 
