@@ -12,6 +12,7 @@ from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.routing import CUSTOMER, IDEMPOTENCY_KEY_PATTERN, SIGNED_IN, Call, endpoint, respond
 from chalicelib.services.orders import PlaceOrder
+from chalicelib.services.ports import OrderFilters
 
 api = Blueprint(__name__)
 
@@ -54,7 +55,7 @@ def place_order(call: Call):
     api,
     "GET",
     "/orders",
-    summary="List orders, newest first (own; staff: all)",
+    summary="List orders, newest first (own; staff: all), filtered by status, payment, fulfilment, channel, dates",
     access=SIGNED_IN,
     query="ListOrdersQuery",
     response="OrderPage",
@@ -65,9 +66,16 @@ def list_orders(call: Call) -> dict:
     q = call.query
     if q.customer_id is not None and not call.principal.is_staff and q.customer_id != call.principal.subject:
         raise ApiError(403, "forbidden", "Only staff can list another customer's orders.")
-    result = wiring.orders().list(
-        call.principal, status=q.status, customer_id=q.customer_id, limit=q.limit, cursor=q.cursor
+    filters = OrderFilters(
+        customer_id=q.customer_id,
+        status=q.status,
+        payment_status=q.payment_status,
+        fulfilment_status=q.fulfilment_status,
+        channel=q.channel,
+        created_from=f"{q.created_from}T00:00:00.000Z" if q.created_from else None,
+        created_to=f"{q.created_to}T23:59:59.999Z" if q.created_to else None,
     )
+    result = wiring.orders().list(call.principal, filters, order_number=q.order_number, limit=q.limit, cursor=q.cursor)
     return presenters.page(result, lambda order: presenters.order(order, staff=call.principal.is_staff))
 
 

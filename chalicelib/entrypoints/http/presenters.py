@@ -65,6 +65,10 @@ def order(item: Order, *, staff: bool) -> dict[str, Any]:
         "updated_at": item.updated_at,
         "payments": [payment(p) for p in item.payments.values()],
         "refunds": [refund(r, item.currency, staff=staff) for r in item.refunds.values()],
+        "shipments": [
+            {"carrier": s.carrier, "tracking_number": s.tracking_number, "shipped_at": s.shipped_at}
+            for s in item.shipments
+        ],
         "timeline": [timeline_event(event, staff=staff) for event in item.timeline],
     }
 
