@@ -31,6 +31,7 @@ ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 40
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
+LOOKUP = "GET /staff/orders/lookup"
 
 PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
@@ -51,6 +52,7 @@ MATRIX: dict[str, dict[str, int]] = {
     CONFIRM: STAFF_ONLY,
     REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
     SENT: STAFF_ONLY,
+    LOOKUP: STAFF_ONLY,
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -120,6 +122,9 @@ def call(
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    if route == LOOKUP:
+        number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
+        return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)
     return api.request(method, path, as_=as_, headers=headers)
 
 
