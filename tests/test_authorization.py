@@ -53,6 +53,7 @@ MATRIX: dict[str, dict[str, int]] = {
     REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
     SENT: STAFF_ONLY,
     LOOKUP: STAFF_ONLY,
+    "PATCH /orders/{order_id}": OWNER_OR_STAFF,
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -122,6 +123,10 @@ def call(
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    if method == "PATCH":
+        version = api.get(f"/orders/{order}", as_="customer").body["version"]
+        headers.setdefault("if-match", f'"{version}"')
+        return api.request(method, path, as_=as_, json_body={"note": f"edited by {as_}"}, headers=headers)
     if route == LOOKUP:
         number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
         return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)
@@ -203,6 +208,8 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["status"] == "cancelled"
         assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"
         assert api.get(f"/products/{SKU}").body["stock_available"] == STOCK
+    elif route.startswith("PATCH"):
+        assert api.get(f"/orders/{order_id}", as_="customer").body["note"] == f"edited by {caller}"
     else:
         assert snapshot(api, order_id) == before
 

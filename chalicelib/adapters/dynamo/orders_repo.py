@@ -248,6 +248,13 @@ class OrdersRepository:
                 replay = self.find_idempotent(claim.scope, claim.key)
                 if replay is not None:
                     raise replay from None
+            short = [
+                change.sku
+                for change, reason in zip(stock, reasons[len(puts) :], strict=False)
+                if reason == "ConditionalCheckFailed" and change.delta < 0
+            ]
+            if short and reasons[0] != "ConditionalCheckFailed":
+                raise StockShortage(short) from None
             if {"ConditionalCheckFailed", "TransactionConflict"} & set(
                 reasons[: len(puts)]
             ) or "TransactionConflict" in reasons:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import customer_view
+from chalicelib.domain import payments as ledger
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
@@ -70,6 +71,8 @@ def order(item: Order, *, staff: bool) -> dict[str, Any]:
             for s in item.shipments
         ],
         "timeline": [timeline_event(event, staff=staff) for event in item.timeline],
+        "version": item.version,
+        "balance_due": ledger.balance_due(item),
     }
 
 

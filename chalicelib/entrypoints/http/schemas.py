@@ -374,6 +374,8 @@ class OrderOut(Schema):
     payments: list[PaymentSummaryOut] = Field(description="Every payment attempt (an extension of the contract).")
     refunds: list[RefundOut] = Field(description="Every refund (an extension of the contract).")
     shipments: list[ShipmentOut] = Field(description="Parcels the warehouse reported shipped.")
+    version: int = Field(description="Sent as the ETag; PATCH needs it in If-Match.")
+    balance_due: Amount = Field(description="What an edit added to a paid order, to pay with POST .../payments.")
     timeline: list[TimelineEventOut] = Field(description="Omitted (empty) in lists; read one order for it.")
 
 
@@ -427,3 +429,8 @@ class OpenApiOut(Schema):
     info: dict[str, Any]
     paths: dict[str, Any]
     components: dict[str, Any]
+
+
+from chalicelib.entrypoints.http.edit_schemas import EditOrderIn  # noqa: E402  (built on the types above)
+
+__all__ = ["EditOrderIn"]
