@@ -32,6 +32,7 @@ ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 40
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
+LOOKUP = "GET /staff/orders/lookup"
 
 PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
@@ -52,6 +53,9 @@ MATRIX: dict[str, dict[str, int]] = {
     CONFIRM: STAFF_ONLY,
     REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
     SENT: STAFF_ONLY,
+    LOOKUP: STAFF_ONLY,
+    "PATCH /orders/{order_id}": OWNER_OR_STAFF,
+    "POST /staff/orders": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
     # approvals (tests/test_approvals.py has their full matrix on orders that wait): this order waits for nobody
     "GET /staff/approvals": STAFF_ONLY,
@@ -125,6 +129,10 @@ def call(
     if route == "POST /orders":
         headers["idempotency-key"] = uuid.uuid4().hex
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
+    if route == "POST /staff/orders":
+        headers["idempotency-key"] = uuid.uuid4().hex
+        body = {**order_body((SKU, 1)), "customer_id": api.users["customer"].sub, "channel": "phone"}
+        return api.post(path, body, as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
     if route == "PUT /staff/settings/approval":
@@ -133,6 +141,13 @@ def call(
         return api.request(method, path, json_body=policy, as_=as_, headers=headers)
     if route.endswith(("/approve", "/reject")):
         return api.post(path, {"reason": "no"} if route.endswith("/reject") else {}, as_=as_, headers=headers)
+    if method == "PATCH":
+        version = api.get(f"/orders/{order}", as_="customer").body["version"]
+        headers.setdefault("if-match", f'"{version}"')
+        return api.request(method, path, as_=as_, json_body={"note": f"edited by {as_}"}, headers=headers)
+    if route == LOOKUP:
+        number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
+        return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)
     return api.request(method, path, as_=as_, headers=headers)
 
 
@@ -211,6 +226,11 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["status"] == "cancelled"
         assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"
         assert api.get(f"/products/{SKU}").body["stock_available"] == STOCK
+    elif route == "POST /staff/orders":
+        assert reply.body["customer_id"] == stack.users["customer"].sub
+        assert reply.body["timeline"][0]["actor"] == f"{caller}:{stack.users[caller].sub}"
+    elif route.startswith("PATCH"):
+        assert api.get(f"/orders/{order_id}", as_="customer").body["note"] == f"edited by {caller}"
     else:
         assert snapshot(api, order_id) == before
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chalice import Blueprint, Rate
 
+from chalicelib.entrypoints import observability
 from chalicelib.entrypoints.http import wiring
 
 api = Blueprint(__name__)
@@ -18,8 +19,10 @@ def payment_reminders(event) -> dict:
     """One reminder per unpaid order at half its payment time; approvers of an order waiting at half its approval time."""
     sent = wiring.schedules().send_reminders(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "payment reminders sent: %d", sent)
+    observability.count("PaymentRemindersSent", sent)
     asked = wiring.schedules().send_approval_reminders(_time_left(event))
     log.log(logging.INFO if asked else logging.DEBUG, "approval reminders sent: %d", asked)
+    observability.count("ApprovalRemindersSent", asked)
     return {"reminded": sent, "approval_reminders": asked}
 
 
@@ -36,6 +39,7 @@ def retry_refunds(event) -> dict:
     """Refunds reserved but not yet accepted by Stripe (an outage, a crash) are sent again."""
     sent = wiring.schedules().retry_refunds(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "refunds retried: %d", sent)
+    observability.count("RefundsRetried", sent)
     return {"retried": sent}
 
 

@@ -8,20 +8,22 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import approval
 from chalicelib.domain import orders as domain
 from chalicelib.domain.approval import Approval
-from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress, ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
 from chalicelib.services.changes import Busy
 from chalicelib.services.ports import (
     CatalogueRepo,
+    CustomerDirectory,
     IdempotentReplay,
+    OrderFilters,
     OrdersRepo,
     Page,
     StockChange,
@@ -38,6 +40,7 @@ class PlaceOrder:
     shipping_address: dict[str, str]
     channel: str = "web"
     note: str | None = None
+    customer_id: str | None = None  # staff placing an order for this customer (``POST /staff/orders``)
 
     def fingerprint(self) -> str:
         """What makes two requests 'the same' for an idempotency key."""
@@ -47,6 +50,8 @@ class PlaceOrder:
             "channel": self.channel,
             "note": self.note,
         }
+        if self.customer_id is not None:
+            body["customer_id"] = self.customer_id
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -63,21 +68,31 @@ class OrderService:
     # the approval policy (services/approvals.py): for a caller, what reviews their priced new order
     reviewer: Callable[[Principal], Callable[[Order], Approval | None]] | None = None
 
-    def place(self, principal: Principal, command: PlaceOrder, idempotency_key: str) -> tuple[Order, bool]:
+    def place(
+        self,
+        principal: Principal,
+        command: PlaceOrder,
+        idempotency_key: str,
+        check_owner: Callable[[str], None] | None = None,
+    ) -> tuple[Order, bool]:
         """Price the lines from the catalogue and reserve all their stock at once.
 
         Returns the order and whether this call created it (``False`` for a replay).
         DynamoDB calls: BatchGetItem (the key's earlier use, prices and stock, both tables at once),
         UpdateItem (order number), TransactWriteItems; and GetItem (the approval policy) when its cache is
-        cold, Query (limit 1: the customer's first order?) only while a policy rule uses ``first_order``. A replay is found by the first call, so it
-        takes no order number and answers the first order even if the catalogue would refuse it now.
+        cold, Query (limit 1: the customer's first order?) only while a policy rule uses ``first_order``.
+        A replay is found by the first call, so it takes no order number and answers the first order even
+        if the catalogue would refuse it now.
         """
         request_hash = command.fingerprint()
+        owner = command.customer_id or principal.subject  # a staff order belongs to its customer
         earlier, products = self.orders.order_inputs(
             principal.subject, idempotency_key, [line.sku for line in command.items]
-        )
+        )  # the caller's keys: a staff member's retry finds their own first request
         if earlier is not None:  # a replay answers the first order, whatever the catalogue says now
             return self._replay(earlier, request_hash), False
+        if check_owner is not None:
+            check_owner(owner)
         lines = domain.price_lines(command.items, products, self.currency)
         domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
         now = self.clock()
@@ -85,7 +100,7 @@ class OrderService:
         order = domain.new_order(
             order_id=self.new_id(),
             order_number=number,
-            customer_id=principal.subject,
+            customer_id=owner,
             lines=lines,
             currency=self.currency,
             shipping_address=command.shipping_address,
@@ -101,7 +116,7 @@ class OrderService:
         reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self.orders.create(order, idempotency_key, request_hash, reservations)
+                self.orders.create(order, idempotency_key, request_hash, reservations, scope=principal.subject)
                 order.new_events.clear()
                 return order, True
             except IdempotentReplay as replay:
@@ -123,6 +138,20 @@ class OrderService:
                 self._backoff(attempt)
         raise Busy("Too many orders for the same items right now; retry shortly.")
 
+    def place_for(
+        self, principal: Principal, command: PlaceOrder, idempotency_key: str, directory: CustomerDirectory
+    ) -> tuple[Order, bool]:
+        """Staff place an order for a customer (phone, counter): the customer owns it, the timeline names the
+        staff member, and it goes through the same review. An unknown customer is ``422``."""
+
+        def known(customer_id: str) -> None:
+            if not directory.is_customer(customer_id):
+                raise ValidationFailed(
+                    "No customer has this id.", fields={"customer_id": "no such customer"}, code="unknown_customer"
+                )
+
+        return self.place(principal, command, idempotency_key, check_owner=known)
+
     def _replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
         """The order the key's first request made (``422`` if this request is another one)."""
         if earlier.request_hash != request_hash:
@@ -140,16 +169,45 @@ class OrderService:
         return order
 
     def list(
-        self, principal: Principal, *, status: str | None, customer_id: str | None, limit: int, cursor: str | None
+        self,
+        principal: Principal,
+        filters: OrderFilters,
+        *,
+        order_number: str | None = None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[Order]:
-        """Newest first: a customer's own orders; staff see all, by customer and/or status."""
+        """Newest first, every filter applied: a customer's own orders; staff see all.
+
+        ``order_number`` finds at most one order (the number index); the other filters still apply to it.
+        """
         if not principal.is_staff:
-            customer_id = principal.subject
-        if customer_id is not None:
-            return self.orders.list_for_customer(customer_id, status, limit, cursor)
-        if status is not None:
-            return self.orders.list_by_status(status, limit, cursor)
-        return self.orders.list_all(limit, cursor)
+            filters = replace(filters, customer_id=principal.subject)
+        if order_number is not None:
+            found = self.orders.find_by_number(order_number)
+            return Page([found] if found is not None and filters.matches(found) else [], None)
+        return self.orders.search(filters, limit, cursor)
+
+    def lookup(self, *, order_number: str | None = None, payment_reference: str | None = None) -> Order:
+        """Staff: the order a customer reads out, by its number or a payment reference (``404`` if none).
+
+        A PaymentIntent id is linked to its order (one GetItem); an offline reference code
+        (``PAY-<number>``, ``RF-<number>-<n>``) names the order number it was made from.
+        """
+        order = None
+        if order_number is not None:
+            order = self.orders.find_by_number(order_number)
+        elif payment_reference is not None and payment_reference.startswith("pi_"):
+            order_id = self.orders.order_for_payment(payment_reference)
+            order = self.orders.get(order_id) if order_id else None
+        elif payment_reference is not None:
+            number = domain.number_in_reference(payment_reference)
+            order = self.orders.find_by_number(number) if number else None
+            if order is not None and not domain.has_reference(order, payment_reference):
+                order = None
+        if order is None:
+            raise NotFound("No order has this number or reference.")
+        return order
 
     def _available(self, sku: str) -> int:
         """Stock as it is now, for the error message (one GetItem, only when refusing)."""

@@ -31,7 +31,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.config import settings
@@ -146,6 +146,22 @@ class ApprovalMap(MapAttribute):
     decided_at = UnicodeAttribute(null=True)
 
 
+class ShipmentMap(MapAttribute):
+    carrier = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    shipped_at = UnicodeAttribute()
+
+
+class OrderNumberIndex(GlobalSecondaryIndex):
+    """Order number → the order's id: a lookup reads the id here, then the order (numbers are unique)."""
+
+    class Meta:
+        index_name = "order-number"
+        projection = IncludeProjection(["kind", "order_id"])
+
+    order_number = UnicodeAttribute(hash_key=True)
+
+
 class OrderRecord(OrdersTableItem, discriminator="order"):
     order_id = UnicodeAttribute()
     order_number = UnicodeAttribute()
@@ -175,6 +191,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     status_shard = UnicodeAttribute()  # <status>#<shard>
     payments = ListAttribute(of=PaymentMap, default=list)
     refunds = ListAttribute(of=RefundMap, default=list)
+    shipments = ListAttribute(of=ShipmentMap, default=list)
     reminded = BooleanAttribute(default=False)
     due_kind = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
@@ -193,6 +210,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
     payment_expiry = _gsi("payment-expiry", "expiry_kind", "expiry_at", UnicodeAttribute)
     approvals_waiting = _gsi("approvals-waiting", "approval_queue", "approval_since", UnicodeAttribute)
+    by_number = OrderNumberIndex()
 
 
 class EventRecord(OrdersTableItem, discriminator="event"):

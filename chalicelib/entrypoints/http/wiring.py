@@ -93,6 +93,20 @@ def payments():
 
 
 @cache
+def directory():
+    from chalicelib.adapters.cognito_directory import CognitoDirectory
+
+    return CognitoDirectory(settings.user_pool_arn)
+
+
+@cache
+def edits():
+    from chalicelib.services.edits import EditService
+
+    return EditService(changes=changes(), catalogue=catalogue(), payments=payments())
+
+
+@cache
 def webhooks():
     from chalicelib.services.webhooks import StripeWebhooks
 
