@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
@@ -100,7 +101,15 @@ class OrdersRepo(Protocol):
     def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]: ...
     def list_all(self, limit: int, cursor: str | None) -> Page[Order]: ...
     def next_order_sequence(self, day: datetime) -> int: ...
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None: ...
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        audit: tuple[AuditEntry, ...] = (),
+    ) -> None: ...
     def save(
         self,
         order: Order,
@@ -110,6 +119,7 @@ class OrdersRepo(Protocol):
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def order_inputs(
@@ -174,3 +184,18 @@ class FulfilmentRequests(Protocol):
 class SentMarkers(Protocol):
     def sent(self, key: str) -> set[str]: ...
     def mark(self, key: str, target: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What ``GET /staff/audit`` asks for; ``since``/``until`` are ISO times as entries store them (inclusive)."""
+
+    actor: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class AuditRepo(Protocol):
+    def list(self, query: AuditQuery, limit: int, cursor: str | None) -> Page[AuditEntry]: ...

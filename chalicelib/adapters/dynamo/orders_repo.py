@@ -11,6 +11,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.audit_repo import audit_puts
 from chalicelib.adapters.dynamo.catalogue_repo import to_product
 from chalicelib.adapters.dynamo.models import (
     PAYMENT_REF_SK,
@@ -36,6 +37,7 @@ from chalicelib.adapters.dynamo.order_records import (
 )
 from chalicelib.adapters.dynamo.pages import query_page, sharded_page
 from chalicelib.config import settings
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import (
@@ -195,8 +197,16 @@ class OrdersRepository:
             return None
         return IdempotentReplay(record.order_id, record.request_hash)
 
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None:
-        """Write the order, its events, its idempotency record and every reservation at once.
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        audit: tuple[AuditEntry, ...] = (),
+    ) -> None:
+        """Write the order, its events, its idempotency record, its ``audit`` entries and every reservation at once.
 
         One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
@@ -206,6 +216,7 @@ class OrdersRepository:
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        puts.extend(audit_puts(audit))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -236,13 +247,14 @@ class OrdersRepository:
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None:
         """Write the changed header and its new events, if nobody changed the order since it was read.
 
         ``applied_event`` (source, id, type) marks an outside event (a Stripe event, a fulfilment
         update) as applied in the same transaction, so it takes effect once; ``payment_refs`` link
         provider payments to this order; ``claim`` takes an Idempotency-Key for this change
-        (``IdempotentReplay`` when it was taken first).
+        (``IdempotentReplay`` when it was taken first); ``audit`` entries are written in the same transaction.
         """
         puts = [(to_record(order), OrderRecord.version == expected_version)]
         if claim is not None:
@@ -261,6 +273,7 @@ class OrdersRepository:
             (PaymentRefRecord(payment_ref_pk(ref), PAYMENT_REF_SK, order_id=order.order_id), None)
             for ref in payment_refs
         )
+        puts.extend(audit_puts(audit))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
