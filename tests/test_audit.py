@@ -392,3 +392,25 @@ def test_a_cursor_of_another_listing_is_refused(api, history):
     assert_error(api.get(f"/staff/audit?actor={history['actors'][0]}&cursor={cursor}", as_="admin"), 400,
                  "invalid_cursor")  # fmt: skip
     assert_error(api.get("/staff/audit?cursor=not-a-cursor", as_="admin"), 400, "invalid_cursor")
+
+
+def test_concurrent_refunds_each_write_one_entry(api, order):
+    """Four staff refunds at once on one order: each is made once (retried past the others' writes) with its one
+    entry, and the entries add up to what was refunded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pay_offline(api, order)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        replies = list(pool.map(lambda n: refund(api, order["order_id"], 100 + n), range(4)))
+
+    assert sorted(r.status for r in replies) == [201] * 4, [r.body for r in replies]
+    made = entries(api, target_type="order", target_id=order["order_id"], actor=_staff(api))
+    refunds = [e for e in made if e["action"] == "refund.create"]
+    assert len(refunds) == 4
+    assert sorted(e["data"]["events"][0]["amount"] for e in refunds) == [100, 101, 102, 103]
+    assert len({e["data"]["events"][0]["refund_id"] for e in refunds}) == 4
+    assert view(api, order["order_id"])["amount_refunded"] == 406
+
+
+def _staff(api: ApiClient) -> str:
+    return f"staff:{api.users['staff'].sub}"
