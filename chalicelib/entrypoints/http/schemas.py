@@ -235,11 +235,14 @@ AUDIT_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]
 
 
 def _audit_time(value: str) -> str:
-    from datetime import date, datetime
+    from datetime import UTC, date, datetime
 
     try:
-        (date if len(value) == 10 else datetime).fromisoformat(value)
-    except ValueError:
+        if len(value) == 10:
+            date.fromisoformat(value)
+        else:
+            datetime.fromisoformat(value).astimezone(UTC)  # a moment UTC can express (not before year 1)
+    except (ValueError, OverflowError):
         raise ValueError("is not a real date or time") from None
     return value
 
