@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.audit_repo import audit_puts
 from chalicelib.adapters.dynamo.catalogue_repo import to_product
 from chalicelib.adapters.dynamo.models import (
     PAYMENT_REF_SK,
@@ -37,7 +36,6 @@ from chalicelib.adapters.dynamo.order_records import (
 )
 from chalicelib.adapters.dynamo.pages import query_page, sharded_page
 from chalicelib.config import settings
-from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import (
@@ -50,6 +48,9 @@ from chalicelib.services.ports import (
     StockShortage,
     WriteConflict,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audit import AuditEntry
 
 BATCH_GET_ATTEMPTS = 5
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -216,7 +217,7 @@ class OrdersRepository:
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
-        puts.extend(audit_puts(audit))
+        puts.extend(_audit_puts(audit))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -273,7 +274,7 @@ class OrdersRepository:
             (PaymentRefRecord(payment_ref_pk(ref), PAYMENT_REF_SK, order_id=order.order_id), None)
             for ref in payment_refs
         )
-        puts.extend(audit_puts(audit))
+        puts.extend(_audit_puts(audit))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -318,3 +319,12 @@ def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRec
         request_hash=claim.request_hash,
         expires_at=datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, UTC),
     )
+
+
+def _audit_puts(entries: tuple[AuditEntry, ...]) -> list:
+    """The audit entries' Puts (the audit table's model is loaded only by a change that has entries)."""
+    if not entries:
+        return []
+    from chalicelib.adapters.dynamo.audit_repo import audit_puts
+
+    return audit_puts(entries)
