@@ -25,9 +25,9 @@ app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
-app.register_blueprint(audit.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
+app.register_blueprint(audit.api)
 
 
 @app.middleware("all")
