@@ -396,7 +396,8 @@ def test_a_cursor_of_another_listing_is_refused(api, history):
 
 def test_concurrent_refunds_each_write_one_entry(api, order):
     """Four staff refunds at once on one order: each is made once (retried past the others' writes) with its one
-    entry, and the entries add up to what was refunded."""
+    entry, each entry computed from what its write really changed (the refunded total runs 0 → ... → 406 without a
+    gap or overlap), and they add up to what was refunded."""
     from concurrent.futures import ThreadPoolExecutor
 
     pay_offline(api, order)
@@ -410,6 +411,8 @@ def test_concurrent_refunds_each_write_one_entry(api, order):
     assert sorted(e["data"]["events"][0]["amount"] for e in refunds) == [100, 101, 102, 103]
     assert len({e["data"]["events"][0]["refund_id"] for e in refunds}) == 4
     assert view(api, order["order_id"])["amount_refunded"] == 406
+    chain = sorted((e["data"]["amount_refunded"]["from"], e["data"]["amount_refunded"]["to"]) for e in refunds)
+    assert [start for start, _ in chain] == [0] + [end for _, end in chain[:-1]] and chain[-1][1] == 406, chain
 
 
 def _staff(api: ApiClient) -> str:
