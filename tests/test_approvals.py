@@ -15,11 +15,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.identity import Principal
-from chalicelib.domain.orders import RequestedLine, parse_iso
+from chalicelib.domain.orders import parse_iso
 from chalicelib.entrypoints.http import wiring
-from chalicelib.services.orders import PlaceOrder
-from tests.conftest import ADDRESS, assert_error, events_of, types, view
+from tests.conftest import KEY, assert_error, events_of, order_body, types, view
 
 SKU = "GOLD"
 PRICE = 1_000_000  # one unit: the staff step; three: staff then admin
@@ -188,19 +186,20 @@ def test_one_person_never_decides_two_steps_of_one_order(api, shop, people):
 
 
 def test_nobody_decides_an_order_they_placed(api, seed, stack):
-    """A staff member placing an order (for themselves here; for customers once staff orders exist) never approves it:
-    the placer is compared by subject, whatever role they place it in."""
+    """A staff member who takes an order for a customer (POST /staff/orders) never approves it: the placer is compared
+    by subject with the decider, whoever owns the order."""
     seed(SKU, stock=STOCK, price=PRICE)
-    staff = stack.users["staff"]
-    placer = Principal(staff.sub, frozenset({"staff"}))
-    command = PlaceOrder(items=[RequestedLine(SKU, 1)], shipping_address=dict(ADDRESS))
-    order, _ = wiring.orders().place(placer, command, uuid.uuid4().hex)
-    assert order.status == "pending_approval"
+    body = {**order_body((SKU, 1)), "customer_id": stack.users["customer"].sub, "channel": "phone"}
+    placed = api.post("/staff/orders", body, as_="staff", headers=KEY())
+    assert placed.status == 201, placed.body
+    order = placed.body
+    assert order["status"] == "pending_approval" and order["customer_id"] == stack.users["customer"].sub
 
-    assert_error(approve(api, order.order_id, "staff"), 409, "same_approver")
-    assert order.order_id not in waiting(api, "staff")
-    assert order.order_id in waiting(api, "admin")
-    assert approve(api, order.order_id, "admin").status == 200
+    assert_error(approve(api, order["order_id"], "staff"), 409, "same_approver")
+    assert_error(reject(api, order["order_id"], "staff"), 409, "same_approver")
+    assert order["order_id"] not in waiting(api, "staff")
+    assert order["order_id"] in waiting(api, "admin")
+    assert approve(api, order["order_id"], "admin").status == 200
 
 
 @pytest.mark.parametrize("decision", ["approve", "reject"])

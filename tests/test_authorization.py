@@ -38,6 +38,7 @@ PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
 STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "admin": 200}
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
+ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
 MATRIX: dict[str, dict[str, int]] = {
@@ -63,6 +64,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "PUT /staff/settings/approval": {**STAFF_ONLY, "staff": 403},
     "POST /staff/orders/{order_id}/approve": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
+    "GET /staff/audit": ADMIN_ONLY,
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 

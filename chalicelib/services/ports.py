@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.approval import Policy
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
@@ -130,6 +131,7 @@ class OrdersRepo(Protocol):
         stock: list[StockChange],
         *,
         scope: str | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def save(
         self,
@@ -140,6 +142,7 @@ class OrdersRepo(Protocol):
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def order_inputs(
@@ -217,3 +220,18 @@ class ApprovalPolicies(Protocol):
 class ApprovalQueue(Protocol):
     def waiting(self, roles: list[str], excluded: str, limit: int, cursor: str | None) -> Page[Order]: ...
     def has_ordered(self, customer_id: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What ``GET /staff/audit`` asks for; ``since``/``until`` are ISO times as entries store them (inclusive)."""
+
+    actor: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class AuditRepo(Protocol):
+    def list(self, query: AuditQuery, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
