@@ -14,17 +14,12 @@ from datetime import timedelta
 
 from chalicelib.domain import approval as policy_rules
 from chalicelib.domain.approval import Approval, Facts, Policy, Rule
-from chalicelib.domain.errors import DomainError
+from chalicelib.domain.audit import entry, order_change
+from chalicelib.domain.errors import VersionMismatch
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, iso, parse_iso
 from chalicelib.services.changes import Changes
 from chalicelib.services.ports import ApprovalPolicies, ApprovalQueue, Page, WriteConflict
-
-
-class VersionMismatch(DomainError):
-    """``If-Match`` names a version that is not the current one (``412``)."""
-
-    code = "version_mismatch"
 
 
 @dataclass
@@ -43,9 +38,13 @@ class ApprovalService:
 
     def replace_policy(self, principal: Principal, expected_version: int, rules: list[Rule]) -> Policy:
         """Write a new version of the policy, if ``expected_version`` is still current (else ``412``, nothing written)."""
-        new = Policy(expected_version + 1, tuple(rules))
+        new, at = Policy(expected_version + 1, tuple(rules)), self.changes.now()
+        audited = entry(principal, "settings.approval.replace", ("settings", "approval"), at=at,
+                        key=f"v{new.version}", data={"version": {"from": expected_version, "to": new.version},
+                                                     "rules": [{"name": r.name, "when": dict(r.when), "steps": list(r.steps)} for r in rules]},
+                        )  # fmt: skip
         try:
-            self.policies.replace(new, expected_version, principal.actor, self.changes.now())
+            self.policies.replace(new, expected_version, principal.actor, at, audit=(audited,))
         except WriteConflict:
             current = self.policies.current(fresh=True)
             raise VersionMismatch(
@@ -93,7 +92,7 @@ class ApprovalService:
             until = iso(parse_iso(at) + self.payment_ttl)
             return policy_rules.approve(order, step, principal.actor, at, note, until)
 
-        order, _ = self.changes.change(order_id, apply)
+        order, _ = self.changes.change(order_id, apply, audit=order_change(principal, "order.approve"))
         return order
 
     def reject(self, principal: Principal, order_id: str, reason: str) -> Order:
@@ -103,7 +102,9 @@ class ApprovalService:
         def apply(order: Order, at: str) -> None:
             policy_rules.reject(order, decision.step_of(order), principal.actor, at, reason)
 
-        order, _ = self.changes.change(order_id, apply, release_stock=lambda order: True)
+        order, _ = self.changes.change(
+            order_id, apply, release_stock=lambda order: True, audit=order_change(principal, "order.reject")
+        )
         return order
 
 

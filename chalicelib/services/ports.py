@@ -213,8 +213,10 @@ class ApprovalPolicies(Protocol):
     """The approval policy setting (``domain/approval.py``): read through a short cache, written on its version."""
 
     def current(self, *, fresh: bool = False) -> Policy: ...
-    def replace(self, policy: Policy, expected_version: int, actor: str, at: str) -> None:
-        """``WriteConflict`` when the stored version is not ``expected_version``."""
+    def replace(
+        self, policy: Policy, expected_version: int, actor: str, at: str, audit: tuple[AuditEntry, ...] = ()
+    ) -> None:
+        """``WriteConflict`` when the stored version is not ``expected_version``; ``audit`` is written with it."""
 
 
 class ApprovalQueue(Protocol):

@@ -1,7 +1,7 @@
 """Approvals in DynamoDB: the versioned policy setting (read through a short cache) and the orders waiting.
 
 The policy is one item, ``SETTING#approval``, written only on its version (a conditional
-put). Every container reads it through a cache of ``CACHE_SECONDS``: a change made
+put, in one transaction with its audit entry). Every container reads it through a cache of ``CACHE_SECONDS``: a change made
 elsewhere applies to new orders within that time; one made here applies at once.
 
 Orders waiting for a step are in the sparse ``approvals-waiting`` index (``<role>#<shard>``,
@@ -15,12 +15,17 @@ import threading
 import time
 from collections.abc import Callable
 
-from pynamodb.exceptions import PutError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo.audit_repo import add_audit
 from chalicelib.adapters.dynamo.models import SETTING_SK, OrderRecord, SettingRecord, setting_pk
 from chalicelib.adapters.dynamo.order_records import ORDER_SHARDS, sharded, to_approval
 from chalicelib.adapters.dynamo.pages import sharded_page
+from chalicelib.config import settings
 from chalicelib.domain.approval import DEFAULT_POLICY, SETTING, Policy, Rule
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import Page, WriteConflict
 
@@ -59,10 +64,13 @@ class ApprovalPolicyRepository:
         self._remember(policy)
         return policy
 
-    def replace(self, policy: Policy, expected_version: int, actor: str, at: str) -> None:
-        """Write ``policy`` (its version is ``expected_version + 1``) if the stored one is still ``expected_version``.
+    def replace(
+        self, policy: Policy, expected_version: int, actor: str, at: str, audit: tuple[AuditEntry, ...] = ()
+    ) -> None:
+        """Write ``policy`` (its version is ``expected_version + 1``) if the stored one is still ``expected_version``,
+        with its ``audit`` entries in the same transaction.
 
-        ``WriteConflict`` when it is not (nothing written). One PutItem.
+        ``WriteConflict`` when it is not (nothing written). One TransactWriteItems.
         """
         record = SettingRecord(
             setting_pk(SETTING), SETTING_SK, version=policy.version, body=policy_body(policy), updated_at=at,
@@ -73,9 +81,12 @@ class ApprovalPolicyRepository:
         else:
             condition = SettingRecord.version == expected_version
         try:
-            record.save(condition=condition)
-        except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
+            with TransactWrite(connection=Connection(region=settings.region)) as transaction:
+                transaction.save(record, condition=condition)
+                add_audit(transaction, audit)
+        except TransactWriteError as error:
+            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            if reasons[:1] == ["ConditionalCheckFailed"] or "TransactionConflict" in reasons:
                 raise WriteConflict() from None
             raise
         self._remember(policy)

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from chalice import Blueprint
 
 from chalicelib.domain.approval import NotAllowed, Rule
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.orders import order_id_or_404
-from chalicelib.entrypoints.http.routing import ADMIN, STAFF, Call, Header, endpoint, respond
+from chalicelib.entrypoints.http.routing import ADMIN, STAFF, Call, Header, endpoint, if_match, respond
 
 api = Blueprint(__name__)
-
-IF_MATCH = re.compile(r'^\s*"([1-9][0-9]{0,17})"\s*$')
 
 
 @endpoint(
@@ -47,15 +43,7 @@ def get_policy(call: Call):
     tag="approvals",
 )
 def put_policy(call: Call):
-    from chalicelib.services.approvals import VersionMismatch
-
-    raw = call.request.headers.get("if-match")
-    if raw is None:
-        raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the version you read.')
-    matched = IF_MATCH.match(raw)
-    if matched is None:
-        raise ApiError(412, "version_mismatch", 'If-Match must be the ETag read, "<version>".')
-    version = int(matched.group(1))
+    version = if_match(call)
     body = call.body
     if body.version is not None and body.version != version:
         raise ApiError(
@@ -63,10 +51,7 @@ def put_policy(call: Call):
             fields={"version": "must be the version in If-Match"},
         )  # fmt: skip
     rules = [Rule(rule.name, rule.when.model_dump(exclude_none=True), tuple(rule.steps)) for rule in body.rules]
-    try:
-        policy = wiring.approvals().replace_policy(call.principal, version, rules)
-    except VersionMismatch as error:
-        raise ApiError(412, error.code, error.message, **error.details) from None
+    policy = wiring.approvals().replace_policy(call.principal, version, rules)
     return respond(presenters.approval_policy(policy), 200, {"ETag": f'"{policy.version}"'})
 
 

@@ -17,6 +17,7 @@ from chalicelib.entrypoints.http.routing import (
     Call,
     Header,
     endpoint,
+    if_match,
     respond,
 )
 from chalicelib.services.orders import PlaceOrder
@@ -156,20 +157,6 @@ def idempotency_key(call: Call, missing: str) -> str:
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
     return key
-
-
-IF_MATCH = re.compile(r'^(?:W/)?"([0-9]{1,12})"$')
-
-
-def if_match(call: Call) -> int:
-    """The version named by ``If-Match: "<version>"`` (``428`` without it, ``412`` when it cannot be a version)."""
-    raw = call.request.headers.get("if-match")
-    if raw is None:
-        raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the ETag you read.')
-    found = IF_MATCH.match(raw.strip())
-    if found is None:
-        raise ApiError(412, "version_mismatch", 'If-Match must be the ETag read, "<version>".')
-    return int(found.group(1))
 
 
 def order_id_or_404(raw: str) -> str:
