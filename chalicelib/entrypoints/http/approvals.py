@@ -8,7 +8,7 @@ from chalicelib.domain.approval import NotAllowed, Rule
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.orders import order_id_or_404
-from chalicelib.entrypoints.http.routing import ADMIN, STAFF, Call, Header, endpoint, if_match, respond
+from chalicelib.entrypoints.http.routing import ADMIN, IF_MATCH_HEADER, STAFF, Call, endpoint, if_match, respond
 
 api = Blueprint(__name__)
 
@@ -38,7 +38,7 @@ def get_policy(call: Call):
     body="ApprovalPolicyIn",
     response="ApprovalPolicyOut",
     response_headers=("ETag",),
-    headers=(Header("If-Match", 'Required: the ETag read, "<version>". A stale one is 412, none 428.'),),
+    headers=(IF_MATCH_HEADER,),
     errors=(400, 401, 403, 412, 413, 422, 428),
     tag="approvals",
 )

@@ -328,7 +328,11 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+IF_MATCH_PATTERN = r'^(W/)?"[0-9]{1,12}"$'
 IF_MATCH = re.compile(r'^(?:W/)?"([0-9]{1,12})"$')
+IF_MATCH_HEADER = Header(
+    "If-Match", 'Required: the ETag read, "<version>". A stale one is 412, none 428.', True, IF_MATCH_PATTERN
+)
 
 
 def if_match(call: Call) -> int:
