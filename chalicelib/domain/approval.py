@@ -162,6 +162,31 @@ def hold(rule: Rule, *, placed_by: str, at: str, deadline: str, for_version: int
     )
 
 
+def rereview(order, rule: Rule | None, *, actor: str, at: str, deadline: str) -> bool:
+    """After an edit: when the policy now asks for more steps than the order's approval has (none, if it needed
+    none), the order waits again, for the new rule's steps from the first (``approval_reopened``). Returns
+    whether it does. An unpaid order's time to be decided runs from now; a paid one keeps no expiry."""
+    needed = 0 if order.approval is None else len(order.approval.steps)
+    if rule is None or len(rule.steps) <= needed:
+        return False
+    placer = order.approval.placed_by if order.approval is not None else _placer(order)
+    order.approval = hold(rule, placed_by=placer, at=at, deadline=deadline, for_version=order.version)  # the edit's
+    if order.payment_status in lifecycle.UNPAID:
+        order.reserved_until = deadline
+    data = {"rule": rule.name, "steps": list(rule.steps)}
+    if order.status == "pending_approval":
+        order.record("approval_reopened", actor, at, data)
+    else:
+        order.transition("reapprove", actor, at, "approval_reopened", data)
+    ask(order, actor, at)
+    return True
+
+
+def _placer(order) -> str:
+    placed = next((event for event in order.timeline if event.type == "order_placed"), None)
+    return _subject(placed.actor) if placed is not None else ""
+
+
 def ask(order, actor: str, at: str) -> None:
     """Record that the order's current step waits (``approval_required``: staff are told, with the role)."""
     approval: Approval = order.approval

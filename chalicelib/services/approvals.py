@@ -76,6 +76,15 @@ class ApprovalService:
 
         return review
 
+    def rereview(self, order: Order, actor: str, at: str) -> bool:
+        """After an edit: hold the order again if the policy now asks for more steps than it had.
+
+        ``first_order`` rules do not apply to an edit (the order itself is the customer's order now)."""
+        facts = Facts(total=order.total, quantity=sum(line.quantity for line in order.lines), channel=order.channel)
+        deadline = iso(parse_iso(at) + self.approval_ttl)
+        rule = self.policies.current().rule_for(facts)
+        return policy_rules.rereview(order, rule, actor=actor, at=at, deadline=deadline)
+
     # --- deciding -----------------------------------------------------------------------------------------------
 
     def waiting(self, principal: Principal, limit: int, cursor: str | None) -> Page[Order]:

@@ -113,7 +113,7 @@ def directory():
 def edits():
     from chalicelib.services.edits import EditService
 
-    return EditService(changes=changes(), catalogue=catalogue(), payments=payments())
+    return EditService(changes=changes(), catalogue=catalogue(), payments=payments(), approvals=approvals())
 
 
 @cache
