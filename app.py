@@ -12,7 +12,7 @@ from chalice import Chalice
 
 from chalicelib.config import settings
 from chalicelib.entrypoints import events, schedules
-from chalicelib.entrypoints.http import catalogue, orders, payments, system
+from chalicelib.entrypoints.http import catalogue, orders, payments, receipts, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
 
@@ -25,6 +25,7 @@ app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
+app.register_blueprint(receipts.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 

@@ -27,7 +27,7 @@ from tests.conftest import PASSWORD, ApiClient, Reply, order_body
 SKU = "TEE-1"
 STOCK = 50
 CALLERS = ("anonymous", "customer", "other", "staff", "admin")
-ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "not_paid"}
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
@@ -47,6 +47,8 @@ MATRIX: dict[str, dict[str, int]] = {
     "GET /orders": SIGNED_IN,
     "GET /orders/{order_id}": OWNER_OR_STAFF,
     "POST /orders/{order_id}/cancel": OWNER_OR_STAFF,
+    # the order is unpaid: no voucher yet (tests/test_receipts.py has the paid order's, for each caller)
+    "GET /orders/{order_id}/receipt.pdf": {**OWNER_OR_STAFF, "customer": 409, "staff": 409, "admin": 409},
     "POST /orders/{order_id}/payments": {"anonymous": 401, "customer": 201, "other": 404, "staff": 403, "admin": 403},
     CONFIRM: STAFF_ONLY,
     REFUND: {**STAFF_ONLY, "staff": 201, "admin": 201},
@@ -202,7 +204,9 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert snapshot(api, order_id) == before
 
 
-@pytest.mark.parametrize("route", ["GET /orders/{order_id}", "POST /orders/{order_id}/cancel"])
+@pytest.mark.parametrize(
+    "route", ["GET /orders/{order_id}", "POST /orders/{order_id}/cancel", "GET /orders/{order_id}/receipt.pdf"]
+)
 def test_another_customers_order_looks_exactly_like_a_missing_one(api, order_id, route):
     missing = uuid.uuid4().hex
 
