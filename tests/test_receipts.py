@@ -191,6 +191,27 @@ def test_money_is_formatted_with_the_currencys_minor_unit():
         format_money(1.5, "CNY")  # type: ignore[arg-type]
 
 
+def test_a_long_voucher_breaks_onto_pages_repeats_the_heading_and_loses_no_line():
+    from chalicelib.adapters.receipt_pdf import render
+    from chalicelib.domain.receipt import Voucher, VoucherLine, VoucherPayment
+
+    lines = tuple(
+        VoucherLine(f"纯棉圆领T恤 白色 加长款 第{i}号" * (3 if i % 7 == 0 else 1), f"SKU-{i:02d}", "CNY 1,129.50", 999,
+                    "CNY 1,128,370.50")
+        for i in range(50)
+    )  # fmt: skip
+    paid = (VoucherPayment("Card", "2026-12-01 10:00 UTC", "CNY 1.00", "pi_123"),)
+    voucher = Voucher("Shop", "o1", "20261201-000001", 9, "d", "d", "王小明", ("上海",), lines, (), paid, (), "paid")
+    pdf = render(voucher)
+    assert render(voucher) == pdf  # the same voucher, the same bytes
+    from pypdf import PdfReader
+
+    pages = [page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages]
+    assert len(pages) >= 2 and all("Line total" in page for page in pages[:-1])
+    text = "\n".join(pages)
+    assert all(f"SKU-{i:02d}" in text for i in range(50)) and "pi_123" in pages[-1]
+
+
 # --- who may have it, and when ----------------------------------------------------------------------------------
 
 

@@ -1,9 +1,10 @@
 """A voucher (``domain/receipt.py``) drawn as an A4 PDF with reportlab.
 
 reportlab is imported inside ``render`` only: no other route of the Lambda pays for it at cold start.
-All text uses reportlab's CJK CID font ``STSong-Light`` (Adobe's standard Simplified Chinese font,
-encoded ``UniGB-UCS2-H``): PDF viewers supply its glyphs, so no font file is shipped, and it covers
-Latin text too, so one font draws Chinese product names and addresses beside SKUs and amounts.
+Text with Chinese (or any character outside Windows-1252) uses reportlab's CJK CID font ``STSong-Light``
+(Adobe's standard Simplified Chinese font, encoded ``UniGB-UCS2-H``): PDF viewers supply its glyphs, so no
+font file is shipped. Other text (SKUs, amounts, labels) uses Helvetica, a standard PDF font, whose Latin
+glyphs and spacing every viewer has (a viewer that substitutes STSong-Light spaces Latin text oddly).
 The document is built ``invariant`` (no creation time or random id): one voucher, the same bytes.
 """
 
@@ -13,14 +14,16 @@ import io
 
 from chalicelib.domain.receipt import Voucher
 
-FONT = "STSong-Light"
+FONT = "STSong-Light"  # any script
+LATIN = "Helvetica"  # Windows-1252 text
 MARGIN = 48.0
 LINE = 15.0
-# the lines table: (heading, x of the column's left edge or, for amounts, right edge, right-aligned)
-COLUMNS = (("Item", 0.0, False), ("SKU", 240.0, False), ("Unit price", 390.0, True), ("Qty", 425.0, True))
+# the lines table, 9 pt: (heading, x of the column's left edge or, for amounts, of its right edge, right-aligned)
+COLUMNS = (("Item", 0.0, False), ("SKU", 186.0, False), ("Unit price", 362.0, True), ("Qty", 394.0, True))
 TOTAL_COLUMN = ("Line total", 499.0, True)
-NAME_WIDTH = 232.0
-SKU_WIDTH = 80.0
+NAME_WIDTH = 180.0
+SKU_WIDTH = 96.0
+TABLE_SIZE = 9.0
 
 
 def render(voucher: Voucher) -> bytes:
@@ -41,6 +44,32 @@ def render(voucher: Voucher) -> bytes:
     return out.getvalue()
 
 
+def wrap(text: str, size: float, width: float) -> list[str]:
+    """``text`` in rows at most ``width`` wide: at spaces where it can, else between characters (SKUs, CJK)."""
+    from reportlab.lib.utils import simpleSplit
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+
+    rows: list[str] = []
+    for row in simpleSplit(text, font(text), size, width) or [""]:
+        while stringWidth(row, font(row), size) > width and len(row) > 1:
+            cut = len(row) - 1
+            while cut > 1 and stringWidth(row[:cut], font(row[:cut]), size) > width:
+                cut -= 1
+            rows.append(row[:cut])
+            row = row[cut:]
+        rows.append(row)
+    return rows
+
+
+def font(text: str) -> str:
+    """Helvetica for text it can draw (Windows-1252), else the CJK font."""
+    try:
+        text.encode("cp1252")
+    except UnicodeEncodeError:
+        return FONT
+    return LATIN
+
+
 class _Page:
     """Draws top to bottom, starting a new page (with a short heading) when the space runs out."""
 
@@ -49,6 +78,7 @@ class _Page:
         self.width, self.height = size
         self.y = self.height - MARGIN
         self.page = 1
+        self.in_table = False  # a page break inside the lines repeats their heading
 
     def draw(self) -> None:
         v = self.voucher
@@ -69,14 +99,15 @@ class _Page:
             self.text(row)
         self.gap()
         self.table_heading()
+        self.in_table = True
         for line in v.lines:
             self.line_row(line.name, line.sku, line.unit_price, str(line.quantity), line.line_total)
+        self.in_table = False
         self.rule()
         for label, amount in v.totals:
             self.need(LINE)
-            self.pdf.setFont(FONT, 10)
-            self.pdf.drawRightString(MARGIN + COLUMNS[3][1], self.y, label)
-            self.pdf.drawRightString(MARGIN + TOTAL_COLUMN[1], self.y, amount)
+            self.put(COLUMNS[3][1], label, right=True)
+            self.put(TOTAL_COLUMN[1], amount, right=True)
             self.y -= LINE
         self.gap()
         self.text("Payments", size=11)
@@ -99,21 +130,24 @@ class _Page:
             self.y = self.height - MARGIN
             self.text(f"{self.voucher.business_name} · {self.voucher.order_number} · page {self.page}", size=8)
             self.gap()
+            if self.in_table:
+                self.table_heading()
+
+    def put(self, x: float, value: str, size: float = 10, right: bool = False) -> None:
+        """One string at ``x`` from the margin on the current line, in the font that can draw it."""
+        self.pdf.setFont(font(value), size)
+        (self.pdf.drawRightString if right else self.pdf.drawString)(MARGIN + x, self.y, value)
 
     def text(self, value: str, size: float = 10) -> None:
-        from reportlab.lib.utils import simpleSplit
-
-        for row in simpleSplit(value, FONT, size, self.width - 2 * MARGIN) or [""]:
+        for row in wrap(value, size, self.width - 2 * MARGIN):
             self.need(size + 5)
-            self.pdf.setFont(FONT, size)
-            self.pdf.drawString(MARGIN, self.y, row)
+            self.put(0, row, size)
             self.y -= size + 5
 
     def pair(self, label: str, value: str) -> None:
         self.need(LINE)
-        self.pdf.setFont(FONT, 10)
-        self.pdf.drawString(MARGIN, self.y, label)
-        self.pdf.drawString(MARGIN + 110, self.y, value)
+        self.put(0, label)
+        self.put(110, value)
         self.y -= LINE
 
     def gap(self) -> None:
@@ -124,27 +158,25 @@ class _Page:
         self.y -= 4
 
     def table_heading(self) -> None:
-        self.need(2 * LINE)
-        self.pdf.setFont(FONT, 10)
+        if not self.in_table:
+            self.need(3 * LINE)
         for heading, x, right in (*COLUMNS, TOTAL_COLUMN):
-            (self.pdf.drawRightString if right else self.pdf.drawString)(MARGIN + x, self.y, heading)
+            self.put(x, heading, TABLE_SIZE, right=right)
         self.y -= LINE
         self.rule()
 
     def line_row(self, name: str, sku: str, unit_price: str, quantity: str, total: str) -> None:
-        from reportlab.lib.utils import simpleSplit
-
-        names = simpleSplit(name, FONT, 10, NAME_WIDTH) or [""]
-        skus = simpleSplit(sku, FONT, 10, SKU_WIDTH) or [""]
-        for index in range(max(len(names), len(skus))):
-            self.need(LINE)
-            self.pdf.setFont(FONT, 10)
+        names, skus = wrap(name, TABLE_SIZE, NAME_WIDTH), wrap(sku, TABLE_SIZE, SKU_WIDTH)
+        rows = max(len(names), len(skus))
+        self.need(rows * (LINE - 2) if rows * (LINE - 2) < self.height / 2 else LINE)  # a line stays on one page
+        for index in range(rows):
+            self.need(LINE - 2)
             if index < len(names):
-                self.pdf.drawString(MARGIN + COLUMNS[0][1], self.y, names[index])
+                self.put(COLUMNS[0][1], names[index], TABLE_SIZE)
             if index < len(skus):
-                self.pdf.drawString(MARGIN + COLUMNS[1][1], self.y, skus[index])
+                self.put(COLUMNS[1][1], skus[index], TABLE_SIZE)
             if index == 0:
-                self.pdf.drawRightString(MARGIN + COLUMNS[2][1], self.y, unit_price)
-                self.pdf.drawRightString(MARGIN + COLUMNS[3][1], self.y, quantity)
-                self.pdf.drawRightString(MARGIN + TOTAL_COLUMN[1], self.y, total)
-            self.y -= LINE
+                self.put(COLUMNS[2][1], unit_price, TABLE_SIZE, right=True)
+                self.put(COLUMNS[3][1], quantity, TABLE_SIZE, right=True)
+                self.put(TOTAL_COLUMN[1], total, TABLE_SIZE, right=True)
+            self.y -= LINE - 2
