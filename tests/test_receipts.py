@@ -150,6 +150,19 @@ def test_the_second_request_for_the_same_version_only_signs_a_new_link(api, card
     assert download(first) == download(second)
 
 
+def test_first_requests_at_once_all_get_the_one_voucher_of_the_version(api, card_paid, bucket):
+    """Concurrent first requests may each draw the PDF (no lock is worth it for a rebuildable file): the same
+    version gives the same bytes, so every link serves one voucher and one object is stored."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    order_id, pi = card_paid
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda role: receipt(api, order_id, as_=role), ["customer", "staff"] * 3))
+    assert {reply.status for reply in replies} == {303}
+    assert len({reply.headers["location"].split("?")[0] for reply in replies}) == 1
+    assert len(stored(bucket)) == 1 and pi in text_of(download(replies[0]))
+
+
 def test_a_refund_makes_a_new_voucher_version_that_shows_it(api, card_paid, bucket):
     order_id, _ = card_paid
     before = text_of(download(receipt(api, order_id)))
