@@ -463,6 +463,7 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["RECEIPTS_BUCKET"] = provisioned.buckets["receipts"]
     os.environ.setdefault("BUSINESS_NAME", DEMO_BANK["BANK_ACCOUNT_NAME"])  # the demo shop's name; the shell's wins
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console
     for name, value in DEMO_BANK.items():  # what bank-transfer instructions show; the shell's value wins
         os.environ.setdefault(name, value)
     if payments.api_base is not None:  # the stand-in; with real Stripe the shell's STRIPE_API_KEY stays
