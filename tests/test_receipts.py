@@ -183,6 +183,21 @@ def test_a_refund_makes_a_new_voucher_version_that_shows_it(api, card_paid, buck
     assert len(keys) == 2 and all(re.fullmatch(rf"receipts/{order_id}/v[0-9]+\.pdf", key) for key in keys)
 
 
+def test_a_paid_order_edited_dearer_shows_its_balance_due_on_a_new_version(api, card_paid, bucket):
+    order_id, _ = card_paid
+    before = text_of(download(receipt(api, order_id)))
+    order = view(api, order_id)
+    items = {"items": [{"sku": SKU, "quantity": QUANTITY}, {"sku": OTHER_SKU, "quantity": 2}]}
+    headers = {"if-match": f'"{order["version"]}"'}
+    edited = api.request("PATCH", f"/orders/{order_id}", as_="staff", json_body=items, headers=headers)
+    assert edited.status == 200, edited.body
+    assert (edited.body["payment_status"], edited.body["balance_due"]) == ("paid", OTHER_PRICE)
+    after = text_of(download(receipt(api, order_id)))
+    assert "Balance due" not in before
+    assert "Balance due" in after and "CNY 319.00" in after and "CNY 60.00" in after  # new total, new line total
+    assert len(stored(bucket)) == 2
+
+
 def test_an_offline_payment_shows_the_customers_reference_code_not_the_banks(api, placed, stripe_world, bucket):
     started = api.post(f"/orders/{placed}/payments", {"method": "bank_transfer"}, as_="customer")
     assert started.status == 201, started.body

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.money import minor_digits
 from chalicelib.domain.orders import Order
+from chalicelib.domain.payment_records import balance_due
 
 RECEIPT_PAYMENT_STATUSES = frozenset({"paid", "partially_refunded", "refunded"})  # money was received
 
@@ -69,7 +70,7 @@ class Voucher:
     customer_name: str
     address: tuple[str, ...]
     lines: tuple[VoucherLine, ...]
-    totals: tuple[tuple[str, str], ...]  # (label, amount): subtotal, discount, shipping, total, paid, refunded
+    totals: tuple[tuple[str, str], ...]  # (label, amount): subtotal, discount, shipping, total, paid, refunded, due
     payments: tuple[VoucherPayment, ...]
     refunds: tuple[VoucherRefund, ...]
     payment_status: str
@@ -160,6 +161,7 @@ def voucher(order: Order, business_name: str) -> Voucher:
             ("Total", money(order.total)),
             ("Paid", money(order.amount_paid)),
             ("Refunded", money(order.amount_refunded)),
+            *((("Balance due", money(balance_due(order))),) if balance_due(order) > 0 else ()),
         ),
         payments=payments,
         refunds=refunds,
