@@ -96,6 +96,10 @@ class WriteConflict(Exception):
         self.on_idempotency_key = on_idempotency_key
 
 
+class CustomerDirectory(Protocol):
+    def is_customer(self, customer_id: str) -> bool: ...
+
+
 class CatalogueRepo(Protocol):
     def get(self, sku: str) -> Product | None: ...
     def get_many(self, skus: list[str]) -> dict[str, Product]: ...
@@ -117,7 +121,15 @@ class OrdersRepo(Protocol):
     def search(self, filters: OrderFilters, limit: int, cursor: str | None) -> Page[Order]: ...
     def find_by_number(self, order_number: str) -> Order | None: ...
     def next_order_sequence(self, day: datetime) -> int: ...
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None: ...
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        scope: str | None = None,
+    ) -> None: ...
     def save(
         self,
         order: Order,

@@ -174,14 +174,24 @@ class OrdersRepository:
             return None
         return IdempotentReplay(record.order_id, record.request_hash)
 
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None:
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        scope: str | None = None,
+    ) -> None:
         """Write the order, its events, its idempotency record and every reservation at once.
 
         One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
-        ``WriteConflict`` when a concurrent transaction touched the same items.
+        ``WriteConflict`` when a concurrent transaction touched the same items. ``scope``: whose
+        keys these are (the caller: the customer, or the staff member placing an order for one).
         """
-        idempotency = _idempotency_record(IdempotencyClaim(order.customer_id, idempotency_key, request_hash), order)
+        scope = scope or order.customer_id
+        idempotency = _idempotency_record(IdempotencyClaim(scope, idempotency_key, request_hash), order)
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
@@ -190,7 +200,7 @@ class OrdersRepository:
         except TransactWriteError as error:
             reasons = _reasons(error)
             if reasons[0] == "ConditionalCheckFailed":
-                replay = self.find_idempotent(order.customer_id, idempotency_key)
+                replay = self.find_idempotent(scope, idempotency_key)
                 if replay is not None:
                     raise replay from None
             if reasons[0] == "TransactionConflict":

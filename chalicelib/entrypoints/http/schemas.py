@@ -438,6 +438,6 @@ class OpenApiOut(Schema):
     components: dict[str, Any]
 
 
-from chalicelib.entrypoints.http.edit_schemas import EditOrderIn  # noqa: E402  (built on the types above)
+from chalicelib.entrypoints.http.edit_schemas import EditOrderIn, StaffOrderIn  # noqa: E402  (built on the above)
 
-__all__ = ["EditOrderIn"]
+__all__ = ["EditOrderIn", "StaffOrderIn"]
