@@ -37,6 +37,7 @@ PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
 STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "admin": 200}
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
+ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
 MATRIX: dict[str, dict[str, int]] = {
@@ -58,6 +59,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "PATCH /orders/{order_id}": OWNER_OR_STAFF,
     "POST /staff/orders": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
+    "GET /staff/audit": ADMIN_ONLY,
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
@@ -129,6 +130,7 @@ class OrdersRepo(Protocol):
         stock: list[StockChange],
         *,
         scope: str | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def save(
         self,
@@ -139,6 +141,7 @@ class OrdersRepo(Protocol):
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def order_inputs(
@@ -203,3 +206,18 @@ class FulfilmentRequests(Protocol):
 class SentMarkers(Protocol):
     def sent(self, key: str) -> set[str]: ...
     def mark(self, key: str, target: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What ``GET /staff/audit`` asks for; ``since``/``until`` are ISO times as entries store them (inclusive)."""
+
+    actor: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class AuditRepo(Protocol):
+    def list(self, query: AuditQuery, limit: int, cursor: str | None) -> Page[AuditEntry]: ...
