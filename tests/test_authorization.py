@@ -27,7 +27,8 @@ from tests.conftest import PASSWORD, ApiClient, Reply, order_body
 SKU = "TEE-1"
 STOCK = 50
 CALLERS = ("anonymous", "customer", "other", "staff", "admin")
-ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found", 409: "not_paid"}
+ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               409: "invalid_transition"}  # fmt: skip
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
@@ -59,6 +60,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "PATCH /orders/{order_id}": OWNER_OR_STAFF,
     "POST /staff/orders": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
+    # approvals (tests/test_approvals.py has their full matrix on orders that wait): this order waits for nobody
+    "GET /staff/approvals": STAFF_ONLY,
+    "GET /staff/settings/approval": STAFF_ONLY,
+    "PUT /staff/settings/approval": {**STAFF_ONLY, "staff": 403},
+    "POST /staff/orders/{order_id}/approve": {**STAFF_ONLY, "staff": 409, "admin": 409},
+    "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "GET /staff/audit": ADMIN_ONLY,
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -132,6 +139,12 @@ def call(
         return api.post(path, body, as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    if route == "PUT /staff/settings/approval":
+        headers["if-match"] = '"1"'
+        policy = {"rules": [{"name": "big", "when": {"total_at_least": 900000}, "steps": ["staff"]}]}
+        return api.request(method, path, json_body=policy, as_=as_, headers=headers)
+    if route.endswith(("/approve", "/reject")):
+        return api.post(path, {"reason": "no"} if route.endswith("/reject") else {}, as_=as_, headers=headers)
     if method == "PATCH":
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')
@@ -189,7 +202,8 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
 
     assert reply.status == expected, reply.body
     if expected >= 400:
-        assert_error(reply, expected, ERROR_CODES[expected])
+        receipt_unpaid = route == "GET /orders/{order_id}/receipt.pdf" and expected == 409
+        assert_error(reply, expected, "not_paid" if receipt_unpaid else ERROR_CODES[expected])
         assert snapshot(api, order_id) == before, "a refused request changed something"
     elif route == "POST /orders":
         assert reply.body["customer_id"] == stack.users[caller].sub

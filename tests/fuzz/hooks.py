@@ -8,6 +8,8 @@ ones are left exactly as generated), these hooks supply that state:
   (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
 - order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
   one line per SKU is a rule across items);
+- a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
+  contract takes exactly one of two optional parameters);
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
   the contract, so each positive key is tied to its body: the same key and body still replay.
 
@@ -26,6 +28,7 @@ from typing import Any
 import schemathesis
 
 SKUS = [sku for sku in os.environ.get("FUZZ_SKUS", "").split(",") if sku]
+CUSTOMER_ID = os.environ.get("FUZZ_CUSTOMER_ID", "")
 KEY = "Idempotency-Key"
 re_key = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the server takes (routing.IDEMPOTENCY_KEY_PATTERN)
 
@@ -42,7 +45,17 @@ def map_case(context: Any, case: Any) -> Any:
         return case
     if isinstance(case.query, Mapping) and "cursor" in case.query:
         case.query = {name: value for name, value in case.query.items() if name != "cursor"}
-    if case.method.upper() == "POST" and case.path == "/orders" and isinstance(case.body, dict) and SKUS:
+    if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
+        case.body = {**case.body, "customer_id": CUSTOMER_ID}
+    if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
+        one = [name for name in ("order_number", "payment_reference") if name in case.query][:1] or ["order_number"]
+        case.query = {one[0]: case.query.get(one[0], "20260101-000001")}
+    if (
+        case.method.upper() == "POST"
+        and case.path in ("/orders", "/staff/orders")
+        and isinstance(case.body, dict)
+        and SKUS
+    ):
         items = case.body.get("items")
         if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
             case.body = {**case.body, "items": [{**item, "sku": sku} for item, sku in zip(items, SKUS, strict=False)]}
