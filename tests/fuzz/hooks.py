@@ -50,12 +50,10 @@ def map_case(context: Any, case: Any) -> Any:
     if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
         one = [name for name in ("order_number", "payment_reference") if name in case.query][:1] or ["order_number"]
         case.query = {one[0]: case.query.get(one[0], "20260101-000001")}
-    if (
-        case.method.upper() == "POST"
-        and case.path in ("/orders", "/staff/orders")
-        and isinstance(case.body, dict)
-        and SKUS
-    ):
+    lines_of_an_order = (case.method.upper(), case.path) in (
+        ("POST", "/orders"), ("POST", "/staff/orders"), ("PATCH", "/orders/{order_id}"),
+    )  # fmt: skip
+    if lines_of_an_order and isinstance(case.body, dict) and SKUS:
         items = case.body.get("items")
         if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
             case.body = {**case.body, "items": [{**item, "sku": sku} for item, sku in zip(items, SKUS, strict=False)]}
