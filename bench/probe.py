@@ -37,6 +37,7 @@ HEAVY = (
     "chalicelib.adapters.dynamo.models",
     "chalicelib.entrypoints.http.schemas",
     "stripe",
+    "reportlab",  # payment vouchers only (GET /orders/{id}/receipt.pdf)
 )
 
 

@@ -27,6 +27,9 @@ class Settings:
     fulfilment_requests_queue_url: str = ""
     fulfilment_max_receives: int = 5  # the fulfilment-updates queue's maxReceiveCount
     order_number_block: int = 1  # order numbers taken per counter write (see adapters/dynamo/order_numbers.py)
+    receipts_bucket: str = "receipts"  # the private bucket of payment vouchers (set by the template in AWS)
+    business_name: str = "Orders shop"  # printed at the top of every payment voucher
+    receipt_link_seconds: int = 300  # how long a voucher's presigned download link works
     approval_ttl_hours: int = 48  # how long an order waits for approval before it expires
     audit_table: str = "audit"  # the audit log (append-only by IAM: adapters/dynamo/audit_repo.py)
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
@@ -70,6 +73,9 @@ def load() -> Settings:
         fulfilment_requests_queue_url=os.environ.get("FULFILMENT_REQUESTS_QUEUE_URL", ""),
         fulfilment_max_receives=_int("FULFILMENT_MAX_RECEIVES", 5),
         order_number_block=max(_int("ORDER_NUMBER_BLOCK", 1), 1),
+        receipts_bucket=os.environ.get("RECEIPTS_BUCKET", "receipts"),
+        business_name=os.environ.get("BUSINESS_NAME", "").strip() or "Orders shop",
+        receipt_link_seconds=min(max(_int("RECEIPT_LINK_SECONDS", 300), 1), 3600),
         approval_ttl_hours=_int("APPROVAL_TTL_HOURS", 48),
         audit_table=os.environ.get("AUDIT_TABLE", "audit"),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,

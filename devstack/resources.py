@@ -91,6 +91,55 @@ def create_messaging(
     return queues, topics
 
 
+LOCAL_BUCKETS = {"ReceiptsBucket": "receipts"}  # logical id in infra/ -> the bucket's local name
+
+
+def create_buckets(s3, *, origin: str = "*", prefix: str = "") -> dict[str, str]:
+    """The template's buckets, private, with their lifecycle and CORS rules (the stage's origin for
+    ``@CORS_ALLOW_ORIGIN@``); returns local name -> bucket name."""
+    made: dict[str, str] = {}
+    for logical, resource in _resources("AWS::S3::Bucket").items():
+        props = resource.get("Properties", {})
+        name = prefix + LOCAL_BUCKETS[logical]
+        s3.create_bucket(Bucket=name)
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        if "BucketEncryption" in props:
+            rules = [  # CloudFormation's spelling → the S3 API's
+                {**{k: v for k, v in rule.items() if k != "ServerSideEncryptionByDefault"},
+                 "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]  # fmt: skip
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        cors_rules = props.get("CorsConfiguration", {}).get("CorsRules", [])
+        if cors_rules:
+            cors = [
+                {
+                    **rule,
+                    "AllowedOrigins": [origin if o == "@CORS_ALLOW_ORIGIN@" else o for o in rule["AllowedOrigins"]],
+                }
+                for rule in cors_rules
+            ]
+            s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_s3_api_case(r) for r in cors]})
+        made[LOCAL_BUCKETS[logical]] = name
+    return made
+
+
+def _s3_api_case(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation CORS rule in the S3 API's spelling (AllowedMethods, MaxAgeSeconds, ExposeHeaders)."""
+    renamed = {"MaxAge": "MaxAgeSeconds", "ExposedHeaders": "ExposeHeaders"}
+    return {renamed.get(key, key): value for key, value in rule.items() if key != "Id"}
+
+
+def delete_buckets(s3, names: dict[str, str]) -> None:
+    for bucket in names.values():
+        for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+        s3.delete_bucket(Bucket=bucket)
+
+
 def max_receives(logical: str = "FulfilmentUpdatesQueue") -> int:
     return int(_resources("AWS::SQS::Queue")[logical]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
 

@@ -29,7 +29,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -126,6 +126,7 @@ class Provisioned:
     client_id: str
     queues: dict[str, str]  # name (fulfilment-updates, ...) -> URL
     topics: dict[str, str]  # staff, customer -> ARN
+    buckets: dict[str, str] = field(default_factory=dict)  # receipts -> bucket name
 
 
 @dataclass(frozen=True)
@@ -404,10 +405,12 @@ def _provision(endpoint: str) -> Provisioned:
     sns = boto3.client("sns", endpoint_url=endpoint, region_name=REGION)
     tables = resources.create_tables(dynamodb)
     queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=QUEUE_VISIBILITY_SECONDS)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+    buckets = resources.create_buckets(s3, origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"))  # dev's origin is *
     pool_id, client_id = resources.create_user_pool(cognito)
     for email, role in DEMO_ACCOUNTS:
         resources.create_user(cognito, pool_id, email, DEMO_PASSWORD, () if role == "customer" else (role,))
-    return Provisioned(endpoint, tables, pool_id, client_id, queues, topics)
+    return Provisioned(endpoint, tables, pool_id, client_id, queues, topics, buckets)
 
 
 def _start_payments(options: Options, cleanup: ExitStack) -> Payments:
@@ -458,6 +461,8 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["STAFF_TOPIC_ARN"] = provisioned.topics["staff"]
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
+    os.environ["RECEIPTS_BUCKET"] = provisioned.buckets["receipts"]
+    os.environ.setdefault("BUSINESS_NAME", DEMO_BANK["BANK_ACCOUNT_NAME"])  # the demo shop's name; the shell's wins
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console
     for name, value in DEMO_BANK.items():  # what bank-transfer instructions show; the shell's value wins
@@ -516,6 +521,7 @@ def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dic
         "stripe_api_base": payments.api_base,  # null: Stripe's test mode
         "queues": dict(provisioned.queues),  # fulfilment-requests(-dlq), fulfilment-updates(-dlq) -> URL
         "topics": dict(provisioned.topics),  # staff, customer -> ARN
+        "buckets": dict(provisioned.buckets),  # receipts -> bucket name
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
         "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
     }

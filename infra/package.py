@@ -50,7 +50,8 @@ def stage_origin(stage: str, config_file: Path = ROOT / ".chalice" / "config.jso
 
 
 def set_origin(template: dict[str, Any], origin: str) -> int:
-    """Write ``origin`` into every gateway response's CORS header; returns how many there are."""
+    """Write ``origin`` into every gateway response's CORS header (and S3 buckets' CORS rules); returns how many
+    gateway responses there are."""
     count = 0
     for name, resource in template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::ApiGateway::GatewayResponse":
@@ -60,6 +61,10 @@ def set_origin(template: dict[str, Any], origin: str) -> int:
             raise PackageError(f"gateway response {name} must send {ALLOW_ORIGIN} = '{PLACEHOLDER}' (resources.json).")
         parameters[ALLOW_ORIGIN] = f"'{origin}'"
         count += 1
+    for resource in template.get("Resources", {}).values():  # buckets browsers download from (receipts)
+        if resource.get("Type") == "AWS::S3::Bucket":
+            for rule in resource.get("Properties", {}).get("CorsConfiguration", {}).get("CorsRules", []):
+                rule["AllowedOrigins"] = [origin if o == PLACEHOLDER else o for o in rule.get("AllowedOrigins", [])]
     if PLACEHOLDER in json.dumps(template):
         raise PackageError(f"{PLACEHOLDER} is left somewhere other than a gateway response's CORS header.")
     return count

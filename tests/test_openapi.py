@@ -89,7 +89,7 @@ def operations(doc: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def success(operation: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    codes = sorted(code for code in operation["responses"] if code.startswith("2"))
+    codes = sorted(code for code in operation["responses"] if code.startswith(("2", "3")))  # 303: the voucher
     assert codes, f"no success response: {operation.get('operationId')}"
     return codes[0], operation["responses"][codes[0]]
 

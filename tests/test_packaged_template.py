@@ -322,3 +322,49 @@ def test_every_answer_carries_the_stages_cors_origin_and_exposes_location_etag_a
     assert api["CORS_ALLOW_ORIGIN"] == origin  # the app's own answers
     preflight = re.findall(r'"method\.response\.header\.Access-Control-Allow-Origin": "([^"]*)"', json.dumps(template))
     assert preflight and set(preflight) == {f"'{origin}'"}  # the OPTIONS answers, made when packaging
+
+
+# --- receipts (payment vouchers) -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_receipts_bucket_is_private_encrypted_tls_only_and_expires_what_can_be_rebuilt(request, stage):
+    """Vouchers hold names and addresses: no public access of any kind, owner-enforced objects, encrypted at rest,
+    refused over plain HTTP, gone after 30 days (a voucher is rebuilt on demand); browsers of the stage's origin
+    alone may GET them (with a presigned URL)."""
+    template = request.getfixturevalue("template" if stage == "dev" else "prod_template")
+    props = template["Resources"]["ReceiptsBucket"]["Properties"]
+    assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
+    assert len(props["PublicAccessBlockConfiguration"]) == 4
+    assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert "AccessControl" not in props
+    (encryption,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    expiring = [r for r in props["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r]
+    assert [(r["Status"], r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [("Enabled", "receipts/", 30)]
+    (cors,) = props["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedOrigins"] == [configured_origin(stage)] and set(cors["AllowedMethods"]) <= {"GET", "HEAD"}
+    (policy,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": "ReceiptsBucket"}
+    ]
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert mentioned(deny["Resource"]) == {"ReceiptsBucket"} and len(deny["Resource"]) == 2  # bucket and objects
+    assert not [s for r in resources(template, "AWS::S3::BucketPolicy").values()
+                for s in r["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]  # fmt: skip
+
+
+def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template):
+    """The API handler may GetObject and PutObject under ``receipts/`` of its bucket, nothing else in S3 (no
+    delete, no listing); no other function touches S3. Its bucket's name comes through RECEIPTS_BUCKET."""
+    s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:")] for f in functions(template)}
+    s3 = {f: found for f, found in s3.items() if found}
+    assert set(s3) == {"APIHandler"}
+    assert sorted(action for action, _ in s3["APIHandler"]) == ["s3:GetObject", "s3:PutObject"]
+    for _, resource in s3["APIHandler"]:
+        assert resource == {"Fn::Sub": "${ReceiptsBucket.Arn}/receipts/*"}
+    api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["RECEIPTS_BUCKET"] == {"Ref": "ReceiptsBucket"}

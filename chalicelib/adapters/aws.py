@@ -62,11 +62,14 @@ def session() -> SharedSession:
     return _SESSION[0]
 
 
-def client(service: str, region: str | None = None) -> Any:
-    """A client of ``service`` from the shared session (endpoint and credentials as botocore resolves them)."""
+def client(service: str, region: str | None = None, config: Any = None) -> Any:
+    """A client of ``service`` from the shared session (endpoint and credentials as botocore resolves them);
+    ``config``: a ``botocore.config.Config`` (e.g. S3's signature version for presigned URLs)."""
     from chalicelib.config import settings
 
-    return session().create_client(service, region_name=region or settings.region)
+    if config is None:
+        return session().create_client(service, region_name=region or settings.region)
+    return session().create_client(service, region_name=region or settings.region, config=config)
 
 
 @cache

@@ -455,6 +455,13 @@ class OrderPage(Schema):
     next_cursor: Optional[str]
 
 
+class ReceiptLinkOut(Schema):
+    """Where the voucher PDF is downloaded (also the 303's Location): a presigned S3 URL, valid until expires_at."""
+
+    url: str
+    expires_at: str
+
+
 class ErrorBody(Schema):
     code: str
     message: str

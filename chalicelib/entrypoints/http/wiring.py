@@ -138,6 +138,22 @@ def fulfilment():
 
 
 @cache
+def receipts():
+    """Payment vouchers: the PDF renderer (reportlab, imported only when a voucher is drawn) and the S3 bucket."""
+    from chalicelib.adapters.receipt_pdf import render
+    from chalicelib.adapters.receipts_store import S3Receipts
+    from chalicelib.services.receipts import ReceiptService
+
+    return ReceiptService(
+        orders=orders_repo(),
+        store=S3Receipts(settings.receipts_bucket),
+        render=render,
+        business_name=settings.business_name,
+        link_seconds=settings.receipt_link_seconds,
+    )
+
+
+@cache
 def notifier():
     from chalicelib.adapters.messaging import SnsNotifier
 
