@@ -59,15 +59,25 @@ class OrderService:
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     pause: Callable[[float], None] = time.sleep
 
-    def place(self, principal: Principal, command: PlaceOrder, idempotency_key: str) -> tuple[Order, bool]:
+    def place(
+        self,
+        principal: Principal,
+        command: PlaceOrder,
+        idempotency_key: str,
+        *,
+        request_hash: str | None = None,
+        empty_cart: int | None = None,
+    ) -> tuple[Order, bool]:
         """Price the lines from the catalogue and reserve all their stock at once.
 
         Returns the order and whether this call created it (``False`` for a replay).
         DynamoDB calls: BatchGetItem (the key's earlier use, prices and stock, both tables at once),
         UpdateItem (order number), TransactWriteItems. A replay is found by the first call, so it
         takes no order number and answers the first order even if the catalogue would refuse it now.
+        A checkout (``services/cart.py``) names its own ``request_hash`` (its body's) and the cart
+        version to empty in the same transaction (``CartChanged`` if the cart changed meanwhile).
         """
-        request_hash = command.fingerprint()
+        request_hash = request_hash or command.fingerprint()
         earlier, products = self.orders.order_inputs(
             principal.subject, idempotency_key, [line.sku for line in command.items]
         )
@@ -93,7 +103,7 @@ class OrderService:
         reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self.orders.create(order, idempotency_key, request_hash, reservations)
+                self.orders.create(order, idempotency_key, request_hash, reservations, empty_cart=empty_cart)
                 order.new_events.clear()
                 return order, True
             except IdempotentReplay as replay:
@@ -114,6 +124,10 @@ class OrderService:
                     ) from None
                 self._backoff(attempt)
         raise Busy("Too many orders for the same items right now; retry shortly.")
+
+    def replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
+        """The order an Idempotency-Key's first request made, found by the caller (a checkout)."""
+        return self._replay(earlier, request_hash)
 
     def _replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
         """The order the key's first request made (``422`` if this request is another one)."""

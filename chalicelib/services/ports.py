@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.cart import Cart
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
@@ -76,6 +77,10 @@ class WriteConflict(Exception):
         self.on_idempotency_key = on_idempotency_key
 
 
+class CartChanged(Exception):
+    """The cart changed since it was read (another device, another checkout): read it again."""
+
+
 class CatalogueRepo(Protocol):
     def get(self, sku: str) -> Product | None: ...
     def get_many(self, skus: list[str]) -> dict[str, Product]: ...
@@ -100,7 +105,18 @@ class OrdersRepo(Protocol):
     def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]: ...
     def list_all(self, limit: int, cursor: str | None) -> Page[Order]: ...
     def next_order_sequence(self, day: datetime) -> int: ...
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None: ...
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        empty_cart: int | None = None,
+    ) -> None:
+        """``empty_cart``: the version of the customer's cart read, emptied in the same transaction."""
+        ...
+
     def save(
         self,
         order: Order,
@@ -123,6 +139,17 @@ class OrdersRepo(Protocol):
     def due(
         self, kind: str, until: str, limit: int, after: DueCursor | None = None
     ) -> tuple[list[DueOrder], DueCursor]: ...
+
+
+class CartRepo(Protocol):
+    def get(self, customer_id: str) -> Cart | None: ...
+    def save(self, cart: Cart, expected_version: int) -> Cart:
+        """Write ``cart`` as version ``expected_version + 1`` (``CartChanged`` if it is not at that version)."""
+        ...
+
+    def checkout_inputs(self, customer_id: str, idempotency_key: str) -> tuple[IdempotentReplay | None, Cart | None]:
+        """The key's earlier use and the cart, read consistently in one call."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from chalicelib.config import settings
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import (
+    CartChanged,
     DueCursor,
     DueOrder,
     IdempotencyClaim,
@@ -195,17 +196,31 @@ class OrdersRepository:
             return None
         return IdempotentReplay(record.order_id, record.request_hash)
 
-    def create(self, order: Order, idempotency_key: str, request_hash: str, stock: list[StockChange]) -> None:
+    def create(
+        self,
+        order: Order,
+        idempotency_key: str,
+        request_hash: str,
+        stock: list[StockChange],
+        *,
+        empty_cart: int | None = None,
+    ) -> None:
         """Write the order, its events, its idempotency record and every reservation at once.
 
         One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
-        ``WriteConflict`` when a concurrent transaction touched the same items.
+        ``WriteConflict`` when a concurrent transaction touched the same items. ``empty_cart``
+        (a checkout) empties the customer's cart in it too, if still at that version
+        (``CartChanged`` otherwise).
         """
         idempotency = _idempotency_record(IdempotencyClaim(order.customer_id, idempotency_key, request_hash), order)
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        if empty_cart is not None:
+            from chalicelib.adapters.dynamo.cart_repo import emptied_record
+
+            puts.append(emptied_record(order.customer_id, empty_cart, order.created_at))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -214,6 +229,8 @@ class OrdersRepository:
                 replay = self.find_idempotent(order.customer_id, idempotency_key)
                 if replay is not None:
                     raise replay from None
+            if empty_cart is not None and reasons[len(puts) - 1 : len(puts)] == ["ConditionalCheckFailed"]:
+                raise CartChanged() from None
             if reasons[0] == "TransactionConflict":
                 raise WriteConflict(on_idempotency_key=True) from None
             short = [
@@ -295,6 +312,9 @@ def _reasons(error: TransactWriteError) -> list[str | None]:
 
 def _idempotency_pk(scope: str, key: str) -> str:
     return f"IDEM#{scope}#{key}"
+
+
+idempotency_pk = _idempotency_pk  # also read by the cart's checkout (cart_repo.py)
 
 
 def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRecord:

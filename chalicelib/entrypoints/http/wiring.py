@@ -43,6 +43,15 @@ def orders() -> OrderService:
 
 
 @cache
+def cart():
+    from chalicelib.adapters.dynamo.cart_repo import CartRepository
+    from chalicelib.services.cart import CartService
+
+    orders_repo()  # shares the session with PynamoDB first
+    return CartService(carts=CartRepository(), catalogue=catalogue(), orders=orders(), currency=settings.currency)
+
+
+@cache
 def payment_provider():
     """Stripe: imported and keyed on first use (one SSM read per container in AWS)."""
     from chalicelib.adapters.secrets import stripe_keys
