@@ -8,6 +8,8 @@ ones are left exactly as generated), these hooks supply that state:
   (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
 - order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
   one line per SKU is a rule across items);
+- quotes and checkouts name a shipping address and redeem no points (the address book and points
+  are state that does not exist yet), and a cart line names a real SKU;
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
   the contract, so each positive key is tied to its body: the same key and body still replay.
 
@@ -42,7 +44,20 @@ def map_case(context: Any, case: Any) -> Any:
         return case
     if isinstance(case.query, Mapping) and "cursor" in case.query:
         case.query = {name: value for name, value in case.query.items() if name != "cursor"}
-    if case.method.upper() == "POST" and case.path == "/orders" and isinstance(case.body, dict) and SKUS:
+    if (
+        case.method.upper() == "POST"
+        and case.path in ("/orders/quote", "/cart/checkout")
+        and isinstance(case.body, dict)
+    ):
+        case.body = _deliverable(case.body)
+    if case.method.upper() == "PUT" and case.path == "/cart/items/{sku}" and SKUS:
+        case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
+    if (
+        case.method.upper() == "POST"
+        and case.path in ("/orders", "/orders/quote")
+        and isinstance(case.body, dict)
+        and SKUS
+    ):
         items = case.body.get("items")
         if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
             case.body = {**case.body, "items": [{**item, "sku": sku} for item, sku in zip(items, SKUS, strict=False)]}
@@ -52,3 +67,14 @@ def map_case(context: Any, case: Any) -> Any:
         headers[KEY] = f"{case.headers[KEY][:238]}.{digest}"
         case.headers = headers
     return case
+
+
+ADDRESS = {"name": "Fuzz", "phone": "12345", "line1": "1 Test Road", "city": "Test", "country": "CN"}
+
+
+def _deliverable(body: dict[str, Any]) -> dict[str, Any]:
+    """No address book and no points exist yet (customers issue): a positive body names an address, redeems none."""
+    body = {name: value for name, value in body.items() if name not in ("address_id", "points_to_redeem")}
+    if "shipping_address" not in body:
+        body["shipping_address"] = ADDRESS
+    return body

@@ -72,8 +72,8 @@ class CartRepository:
         try:
             to_record(cart, version).save(condition=condition)
         except PutError as error:
-            if error.cause_response_code == "ConditionalCheckFailedException":
-                raise CartChanged() from None
+            if error.cause_response_code in ("ConditionalCheckFailedException", "TransactionConflictException"):
+                raise CartChanged() from None  # another write (or a checkout's transaction) came first
             raise
         return Cart(cart.customer_id, cart.lines, version, cart.updated_at)
 
