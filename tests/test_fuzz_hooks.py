@@ -80,6 +80,8 @@ def test_positive_quotes_and_checkouts_name_an_address_and_redeem_no_points(hook
     mapped = hooks.map_case(None, case(True, path=path, body=body))
     assert mapped.body == {"note": "x", "shipping_address": hooks.ADDRESS}
     assert body == {"address_id": "home", "points_to_redeem": 5, "note": "x"}
+    null = hooks.map_case(None, case(True, path=path, body={"shipping_address": None}))
+    assert null.body == {"shipping_address": hooks.ADDRESS}
     given = {"shipping_address": {"name": "n"}, "address_id": "home"}
     assert hooks.map_case(None, case(True, path=path, body=given)).body == {"shipping_address": {"name": "n"}}
 
