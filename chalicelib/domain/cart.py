@@ -88,19 +88,26 @@ def set_quantity(cart: Cart, sku: str, quantity: int, product: Product | None, c
     if quantity == 0:
         return remove(cart, sku, at)
     if product is None or not product.active:
-        raise ValidationFailed("This product cannot be ordered.", fields={"sku": f"unknown or unavailable sku: {sku}"},
-                               code="unknown_sku")  # fmt: skip
+        raise _not_orderable(f"unknown or unavailable sku: {sku}")
     if product.currency != currency:
-        raise ValidationFailed("This product cannot be ordered.",
-                               fields={"sku": f"priced in {product.currency}, not {currency}"}, code="unknown_sku")  # fmt: skip
+        raise _not_orderable(f"priced in {product.currency}, not {currency}")
+    check_room(cart, sku)
     existing = cart.line(sku)
-    if existing is None and len(cart.lines) >= MAX_LINES:
-        raise CartFull(f"A cart holds at most {MAX_LINES} lines; remove one first.", max_lines=MAX_LINES)
     line = CartLine(sku, quantity, product.price, product.name, existing.added_at if existing else at)
     if line == existing:
         return cart  # nothing changes: nothing to write
     lines = tuple(line if item.sku == sku else item for item in cart.lines) if existing else (*cart.lines, line)
     return replace(cart, lines=lines, updated_at=at)
+
+
+def check_room(cart: Cart, sku: str) -> None:
+    """A new line needs room: ``409 cart_full`` at ``MAX_LINES``."""
+    if cart.line(sku) is None and len(cart.lines) >= MAX_LINES:
+        raise CartFull(f"A cart holds at most {MAX_LINES} lines; remove one first.", max_lines=MAX_LINES)
+
+
+def _not_orderable(reason: str) -> ValidationFailed:
+    return ValidationFailed("This product cannot be ordered.", fields={"sku": reason}, code="unknown_sku")
 
 
 def remove(cart: Cart, sku: str, at: str) -> Cart:

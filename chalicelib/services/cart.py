@@ -92,9 +92,14 @@ class CartService:
         return self._view(cart)
 
     def set_item(self, principal: Principal, sku: str, quantity: int) -> CartView:
-        """Set one line (``0`` removes it): GetItem, BatchGetItem (its products), a conditional PutItem."""
+        """Set one line (``0`` removes it): GetItem, BatchGetItem (its products), a conditional PutItem.
+
+        The products are read with the cart's other lines so the answer shows the whole cart live.
+        """
         for attempt in range(WRITE_ATTEMPTS):
             cart = self.carts.get(principal.subject) or Cart(principal.subject)
+            if quantity:
+                domain.check_room(cart, sku)  # a full cart refuses a new line before reading the catalogue
             products = self.catalogue.get_many([*cart.skus, sku])
             changed = domain.set_quantity(cart, sku, quantity, products.get(sku), self.currency, self._now())
             try:
