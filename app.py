@@ -11,13 +11,13 @@ gc.disable()
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.entrypoints import events, schedules
-from chalicelib.entrypoints.http import cart, catalogue, orders, payments, system
+from chalicelib.entrypoints import events, observability, schedules
+from chalicelib.entrypoints.http import cart, catalogue, orders, payments, staff_orders, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
 
 app = Chalice(app_name="orders-api")
-logging.getLogger("orders").setLevel(settings.log_level)
+observability.install(settings.log_level, json_logs=settings.json_logs)
 for _library in ("botocore", "boto3", "pynamodb", "urllib3"):  # at DEBUG they log whole items: names, addresses
     logging.getLogger(_library).setLevel(logging.WARNING)
 
@@ -26,16 +26,20 @@ app.register_blueprint(catalogue.api)
 app.register_blueprint(cart.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
+app.register_blueprint(staff_orders.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 
 
 @app.middleware("all")
-def resume_garbage_collection(event, get_response):
-    """After a container's first event of any kind (request, record, schedule), collect garbage again."""
+def invocation(event, get_response):
+    """Every invocation: its correlation id on each log line, its metrics published at the end, and after a
+    container's first event of any kind (request, record, schedule) garbage is collected again."""
+    observability.begin(event)
     try:
         return get_response(event)
     finally:
+        observability.end()
         after_first_event()
 
 

@@ -40,6 +40,9 @@ TARGETS: dict[str, Target | None] = {
     "list orders (staff)": Target(ORDER_SHARDS),  # one Query per shard of the index over all orders
     "list orders (staff, status=confirmed)": Target(ORDER_SHARDS),
     "list orders (staff, customer_id=...)": Target(1),
+    "list orders (staff, payment_status+channel+dates)": Target(ORDER_SHARDS),  # filtered: the same one per shard
+    "list orders (staff, order_number=...)": Target(2),  # the number index, then the order
+    "lookup by order number": Target(2),
     "list products": Target(PRODUCT_SHARDS),
     "list products (category)": Target(1),
     "list products (sort=price, min/max)": Target(PRODUCT_SHARDS),
@@ -86,6 +89,16 @@ class Operations:
         self.measure("list orders (staff)", "GET", "/orders", staff)
         self.measure("list orders (staff, status=confirmed)", "GET", "/orders?status=confirmed", staff)
         self.measure("list orders (staff, customer_id=...)", "GET", f"/orders?customer_id={customer.sub}", staff)
+        today = order["created_at"][:10]
+        self.measure(
+            "list orders (staff, payment_status+channel+dates)",
+            "GET",
+            f"/orders?payment_status=unpaid&channel=web&created_from={today}&created_to={today}",
+            staff,
+        )
+        number = order["order_number"]
+        self.measure("list orders (staff, order_number=...)", "GET", f"/orders?order_number={number}", staff)
+        self.measure("lookup by order number", "GET", f"/staff/orders/lookup?order_number={number}", staff)
         self.measure("list products", "GET", "/products", None)
         self.measure("list products (category)", "GET", "/products?category=tea", None)
         self.measure(

@@ -17,6 +17,7 @@ class Settings:
     user_pool_arn: str
     cors_allow_origin: str
     log_level: str
+    json_logs: bool  # JSON lines through Powertools Logger: in Lambda (LOG_FORMAT=json|text overrides)
     offline_payment_ttl_hours: int
     bank_details: dict[str, str]
     stripe_api_base: str | None
@@ -48,6 +49,8 @@ def load() -> Settings:
         ),
         cors_allow_origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"),
         log_level=os.environ.get("LOG_LEVEL", "INFO").upper(),
+        json_logs=os.environ.get("LOG_FORMAT", "json" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "text")
+        == "json",
         offline_payment_ttl_hours=_int("OFFLINE_PAYMENT_TTL_HOURS", 72),
         bank_details={
             key: os.environ[name]

@@ -458,6 +458,7 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console
     for name, value in DEMO_BANK.items():  # what bank-transfer instructions show; the shell's value wins
         os.environ.setdefault(name, value)
     if payments.api_base is not None:  # the stand-in; with real Stripe the shell's STRIPE_API_KEY stays

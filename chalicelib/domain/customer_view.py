@@ -15,7 +15,8 @@ CUSTOMER_FIELDS = frozenset(
     {
         "order_number", "total", "currency", "lines", "method", "amount", "payment_id", "refund_id",
         "reserved_until", "reference_code", "carrier", "tracking_number", "occurred_at", "status",
-        "expected_amount", "received_amount",
+        "expected_amount", "received_amount", "from_version", "to_version", "total_from", "balance_due",
+        "address_changed",
     }
 )  # fmt: skip
 

@@ -45,6 +45,12 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class VersionMismatch(Conflict):
+    """``If-Match`` names a version that is no longer the current one (``412``)."""
+
+    code = "version_mismatch"
+
+
 class RequestInProgress(Conflict):
     code = "request_in_progress"
 

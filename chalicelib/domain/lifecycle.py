@@ -54,6 +54,9 @@ TRANSITIONS: dict[str, Transition] = {
     "remind":           _t("confirmed",          UNPAID,        "unfulfilled"),
     "start_payment":    _t("confirmed",          UNPAID),
     "confirm_payment":  _t("confirmed",          UNPAID),
+    "pay_balance":      _t("confirmed",          PAID),   # what an edit added to a paid order (balance_due)
+    "edit":             _t(OPEN,                 UNPAID,        NOT_SHIPPED),
+    "edit_paid":        _t(OPEN,                 PAID,          NOT_SHIPPED),            # staff only
     "refund":           _t(ANY,                  PAID),
     "pick":             _t("confirmed",          PAID,          "unfulfilled",          fulfilment_status="picked"),
     "pack":             _t("confirmed",          PAID,          ("unfulfilled", "picked"), fulfilment_status="packed"),
@@ -104,7 +107,8 @@ def allowed(current: States, rule: Transition) -> bool:
 # Why an action is refused, in the customer's words: the first requirement the order fails.
 _VERBS = {"cancel": "be cancelled", "cancel_paid": "be cancelled", "start_payment": "be paid",
           "confirm_payment": "take a payment", "refund": "be refunded", "expire": "expire", "remind": "be reminded",
-          "approve": "be approved", "reject": "be rejected", "pick": "be picked", "pack": "be packed",
+          "approve": "be approved", "reject": "be rejected", "edit": "be changed", "edit_paid": "be changed",
+          "pay_balance": "be paid", "pick": "be picked", "pack": "be packed",
           "ship": "be shipped", "deliver": "be delivered", "return": "be returned"}  # fmt: skip
 _STATES = {
     "status": {"pending_approval": "it is waiting for approval", "confirmed": "it is still open",

@@ -39,6 +39,7 @@ CUSTOMER_EVENTS: dict[str, str] = {
     "refund_issued": "refunded",
     "order_cancelled": "order_cancelled",
     "order_expired": "order_expired",
+    "order_modified": "order_modified",
 }
 
 SUBJECTS: dict[str, str] = {
@@ -56,6 +57,7 @@ SUBJECTS: dict[str, str] = {
     "dispute_opened": "Order {number}: the customer disputes the payment",
     "order_cancelled": "Order {number} was cancelled",
     "order_expired": "Order {number} expired unpaid",
+    "order_modified": "Your order {number} was changed",
     "shipped": "Order {number} is on its way",
     "delivered": "Order {number} was delivered",
     "low_stock": "Low stock: {sku}",

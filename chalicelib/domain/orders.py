@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +13,15 @@ from chalicelib.domain.payments import Payment, Refund
 from chalicelib.domain.pricing import OrderLine, RequestedLine, price_lines  # noqa: F401 (priced there, named here)
 
 CHANNELS = ("web", "mobile", "marketplace", "pos", "api")
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """A parcel on its way, as the warehouse reported it."""
+
+    carrier: str | None
+    tracking_number: str | None
+    shipped_at: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Order:
     flags: list[str] = field(default_factory=list)
     payments: dict[str, Payment] = field(default_factory=dict)
     refunds: dict[str, Refund] = field(default_factory=dict)
+    shipments: list[Shipment] = field(default_factory=list)
     reminded: bool = False
     version: int = 0
     timeline: list[TimelineEvent] = field(default_factory=list)
@@ -153,3 +164,19 @@ def parse_iso(text: str) -> datetime:
 
 def order_number(day: datetime, sequence: int) -> str:
     return f"{day.astimezone(UTC):%Y%m%d}-{sequence:06d}"
+
+
+_REFERENCE = re.compile(r"^(?:PAY-(\d{8}-\d{6,9})|RF-(\d{8}-\d{6,9})-\d{1,4})$")
+
+
+def number_in_reference(reference: str) -> str | None:
+    """The order number an offline reference code was made from (``PAY-<number>``, ``RF-<number>-<n>``)."""
+    found = _REFERENCE.match(reference)
+    return (found.group(1) or found.group(2)) if found else None
+
+
+def has_reference(order: Order, reference: str) -> bool:
+    """Whether one of the order's payments or refunds was given this reference code."""
+    return any(p.reference_code == reference for p in order.payments.values()) or any(
+        r.reference_code == reference for r in order.refunds.values()
+    )

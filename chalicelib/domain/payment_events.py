@@ -15,6 +15,7 @@ times, end in the same ledger:
 from __future__ import annotations
 
 from chalicelib.domain.payment_records import (
+    EDIT_REFUND,
     ONLINE_METHODS,
     PAYMENT_FINAL,
     REFUND_RANK,
@@ -22,7 +23,9 @@ from chalicelib.domain.payment_records import (
     ProviderEvent,
     ProviderRefund,
     Refund,
+    amount_due,
     close_open,
+    excess_paid,
     flag,
     payment_id_for,
     settle,
@@ -113,7 +116,7 @@ def _succeeded(
              "received_amount": amount, "received_currency": currency, "event_id": event_id},
         )  # fmt: skip
         return []
-    already_settled = order.amount_paid - order.amount_refunded >= order.total and order.amount_paid > 0
+    already_settled = order.amount_paid > 0 and amount_due(order) == 0
     reason = _auto_refund_reason(order.status, already_settled)
     payment.status = "succeeded"
     order.record(
@@ -128,7 +131,8 @@ def _succeeded(
     settle(order)
     if reason is None:
         close_open(order, "system", at, "order_paid")  # one payment pays the order: no other attempt stays open
-        return []
+        excess = excess_paid(order)  # it paid a total an edit has lowered since: the difference goes back
+        return [_refund_excess(order, payment, excess, currency, at)] if excess else []
     flag(order, reason)
     auto_refund_id = f"auto-{payment.payment_id}"
     made = Refund(
@@ -144,6 +148,23 @@ def _succeeded(
          "reason": reason, "automatic": True},
     )  # fmt: skip
     return [made]
+
+
+def _refund_excess(order, payment: Payment, amount: int, currency: str, at: str) -> Refund:
+    made = Refund(
+        refund_id=f"excess-{payment.payment_id}", payment_id=payment.payment_id, amount=amount, status="requested",
+        created_at=at, reason=EDIT_REFUND, automatic=True,
+    )  # fmt: skip
+    order.refunds[made.refund_id] = made
+    order.record(
+        "refund_requested",
+        "system",
+        at,
+        {"refund_id": made.refund_id, "payment_id": payment.payment_id, "amount": amount, "currency": currency,
+         "reason": EDIT_REFUND, "automatic": True},
+    )  # fmt: skip
+    settle(order)
+    return made
 
 
 def _auto_refund_reason(status: str, already_settled: bool) -> str | None:

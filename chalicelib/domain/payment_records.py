@@ -136,6 +136,32 @@ def amount_refunded(order) -> int:
     return total
 
 
+EDIT_REFUND = "order_modified"  # the reason of a refund an edit made (the order costs less now)
+
+
+def edit_refunded(order) -> int:
+    """What went back because edits lowered the order's total (not a refund of the goods: the order shrank)."""
+    return sum(r.amount for r in order.refunds.values() if r.reason == EDIT_REFUND and r.status in REFUND_COUNTED)
+
+
+def amount_due(order) -> int:
+    """What the customer still owes: the whole total of an unpaid order; of a paid one that an edit made dearer,
+    the difference (``balance_due``); else 0. Refunds other than an edit's (goodwill, a return) owe nothing back."""
+    covered = amount_paid(order) - edit_refunded(order)
+    return max(order.total - covered, 0)
+
+
+def balance_due(order) -> int:
+    """``amount_due`` of an order already paid once (an edit raised its total), else 0."""
+    return amount_due(order) if amount_paid(order) > 0 else 0
+
+
+def excess_paid(order) -> int:
+    """What a paid order holds beyond its total (an edit lowered it after the customer paid the old one)."""
+    covered = amount_paid(order) - edit_refunded(order)
+    return max(covered - order.total, 0) if amount_paid(order) > 0 else 0
+
+
 def derived_payment_status(order) -> str:
     paid, refunded = amount_paid(order), amount_refunded(order)
     if paid == 0:
@@ -143,8 +169,8 @@ def derived_payment_status(order) -> str:
     net = paid - refunded
     if net <= 0:
         return "refunded"
-    if net >= order.total:
-        return "paid"
+    if net >= order.total or refunded == edit_refunded(order):
+        return "paid"  # paid in full, or in full for what it cost before an edit made it dearer (balance_due)
     return "partially_refunded"
 
 

@@ -18,6 +18,7 @@ from chalicelib.domain import lifecycle
 from chalicelib.domain.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.domain.payment_events import apply_event, find_payment, update_refund
 from chalicelib.domain.payment_records import (
+    EDIT_REFUND,
     HANDLED_EVENTS,
     METHODS,
     OFFLINE_METHODS,
@@ -30,8 +31,10 @@ from chalicelib.domain.payment_records import (
     ProviderRefund,
     Refund,
     RefundExceedsPaid,
+    amount_due,
     amount_paid,
     amount_refunded,
+    balance_due,
     close_open,
     derived_payment_status,
     expiry_due,
@@ -52,6 +55,11 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _paying(order) -> str:
+    """The lifecycle action of paying now: the order, or the balance an edit added to a paid one."""
+    return "pay_balance" if order.payment_status in lifecycle.PAID and balance_due(order) > 0 else "start_payment"
+
+
 def closing_for(order, method: str) -> list[Payment]:
     """The open attempts that starting a payment with ``method`` would close (those of other methods)."""
     return [p for p in order.payments.values() if p.status == "pending" and p.method != method]
@@ -66,7 +74,7 @@ def start(
     names PaymentIntents the provider already has closed, including a pending one of this
     method, which then gives way to a new attempt (a canceled PaymentIntent cannot be paid).
     """
-    lifecycle.apply(order.states, "start_payment")
+    lifecycle.apply(order.states, _paying(order))
     close_open(order, actor, at, "replaced", keep_method=method, closed_at_provider=closed_at_provider)
     same = [p for p in order.payments.values() if p.method == method]
     current = same[-1] if same else None
@@ -81,7 +89,7 @@ def start(
     payment = Payment(
         payment_id=payment_id_for(order.order_id, method, len(same)),
         method=method,
-        amount=order.total - order.amount_paid,
+        amount=amount_due(order),
         currency=order.currency,
         status="pending",
         created_at=at,
@@ -117,13 +125,13 @@ def record_started(order, payment: Payment, actor: str, at: str, extend_to: str 
 
 def confirm_offline(order, payment_id: str, amount: int, reference: str, actor: str, at: str) -> Payment:
     """Staff received an offline payment of exactly what is due; any other open attempt is closed."""
-    lifecycle.apply(order.states, "confirm_payment")
+    lifecycle.apply(order.states, "confirm_payment" if order.payment_status in lifecycle.UNPAID else _paying(order))
     payment = order.payments.get(payment_id)
     if payment is None or payment.online:
         raise NotFound("No such offline payment on this order.", payment_id=payment_id)
     if payment.status != "pending":
         raise Conflict(f"This payment is {payment.status}.", payment_id=payment_id, status=payment.status)
-    due = order.total - order.amount_paid
+    due = amount_due(order)
     if amount != due:
         raise ValidationFailed(
             f"The amount received must be the amount due ({due}).", fields={"amount": f"must be {due}"}
@@ -225,6 +233,11 @@ def remind(order, actor: str, at: str) -> None:
     lifecycle.apply(order.states, "remind")
     order.reminded = True
     order.record("payment_reminder", actor, at, {"reserved_until": order.reserved_until, "total": order.total})
+
+
+def refund_difference(order, amount: int, refund_id: str, actor: str, at: str) -> list[Refund]:
+    """Give back what a paid order no longer costs after an edit (reason ``order_modified``)."""
+    return _reserve_refunds(order, amount, EDIT_REFUND, refund_id, actor, at)
 
 
 def _reserve_refunds(order, amount: int, reason: str | None, refund_id: str, actor: str, at: str) -> list[Refund]:

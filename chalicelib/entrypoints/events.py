@@ -15,6 +15,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.config import settings
+from chalicelib.entrypoints import observability
 from chalicelib.entrypoints.http import wiring
 
 api = Blueprint(__name__)
@@ -23,6 +24,19 @@ log = logging.getLogger("orders.events")
 ORDERS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/orders/stream/placeholder"
 PRODUCTS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/products/stream/placeholder"
 FULFILMENT_UPDATES = "fulfilment-updates"
+
+# Business counts (custom metrics), from committed timeline events: at least once (a retried batch may count again).
+EVENT_METRICS = {
+    "order_placed": "OrdersPlaced",
+    "payment_received": "PaymentsReceived",
+    "payment_failed": "PaymentsFailed",
+    "payment_mismatch": "PaymentMismatches",
+    "refund_issued": "RefundsIssued",
+    "refund_failed": "RefundsFailed",
+    "order_cancelled": "OrdersCancelled",
+    "order_expired": "OrdersExpired",
+    "dispute_opened": "DisputesOpened",
+}
 
 
 @api.on_dynamodb_record(
@@ -48,10 +62,18 @@ def fulfilment_updates(event) -> dict:
 
 
 def _batch(kind: str, event: Any, handler) -> dict:
+    """Each record on its own (its id is the correlation id of what it logs); the failed ones are reported back
+    for retry and counted in the ``FailedRecords`` metric, which an alarm per function watches."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    def handle(record) -> None:
+        observability.correlate(getattr(record, "message_id", None) or getattr(record, "event_id", None))
+        handler(record)
+
     processor = BatchProcessor(event_type=getattr(EventType, kind), raise_on_entire_batch_failure=False)
-    return process_partial_response(event=event.to_dict(), record_handler=handler, processor=processor)
+    answer = process_partial_response(event=event.to_dict(), record_handler=handle, processor=processor)
+    observability.count("FailedRecords", len(answer.get("batchItemFailures", [])))
+    return answer
 
 
 def _timeline_record(record) -> None:
@@ -60,6 +82,8 @@ def _timeline_record(record) -> None:
     fact = timeline_fact(record.raw_event)
     if fact is not None:
         sent = wiring.dispatcher().timeline_event(fact)
+        if fact.type in EVENT_METRICS:
+            observability.count(EVENT_METRICS[fact.type])
         if sent:
             log.info("order %s event %s (%s): sent %s", fact.order_id, fact.seq, fact.type, ", ".join(sent))
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from chalice import Blueprint, Rate
 
+from chalicelib.entrypoints import observability
 from chalicelib.entrypoints.http import wiring
 
 api = Blueprint(__name__)
@@ -18,6 +19,7 @@ def payment_reminders(event) -> dict:
     """One reminder per unpaid order at half its payment time."""
     sent = wiring.schedules().send_reminders(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "payment reminders sent: %d", sent)
+    observability.count("PaymentRemindersSent", sent)
     return {"reminded": sent}
 
 
@@ -34,6 +36,7 @@ def retry_refunds(event) -> dict:
     """Refunds reserved but not yet accepted by Stripe (an outage, a crash) are sent again."""
     sent = wiring.schedules().retry_refunds(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "refunds retried: %d", sent)
+    observability.count("RefundsRetried", sent)
     return {"retried": sent}
 
 

@@ -60,11 +60,14 @@ class Changes:
         payment_refs: Callable[[Order], tuple[str, ...]] = lambda order: (),
         read: Order | None = None,
         claim: IdempotencyClaim | None = None,
+        stock_moves: Callable[[T], list[StockChange]] = lambda result: [],
     ) -> tuple[Order, T]:
         """Apply ``apply(order, now)`` and write it, retrying on a concurrent write.
 
         ``read`` is the order as the caller just read it, to save the first read; ``claim``
-        an Idempotency-Key taken in the same transaction (``IdempotentReplay`` if it was taken).
+        an Idempotency-Key taken in the same transaction (``IdempotentReplay`` if it was taken);
+        ``stock_moves`` the stock the change takes or gives back, written with it (``StockShortage``
+        when some SKU has too little).
         """
         for attempt in range(WRITE_ATTEMPTS):
             order = read if attempt == 0 and read is not None else self.orders.get(order_id)
@@ -78,6 +81,7 @@ class Changes:
                 order.version += 1  # a ledger change without a timeline event still moves the version
             freed = release_stock(order) and status != order.status
             stock = [StockChange(line.sku, line.quantity) for line in order.lines] if freed else []
+            stock += stock_moves(result)
             try:
                 self.orders.save(order, version, stock, payment_refs=payment_refs(order), claim=claim)
                 return order, result

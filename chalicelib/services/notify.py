@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from chalicelib.domain import notifications
-from chalicelib.domain.lifecycle import PAID
+from chalicelib.domain.lifecycle import NOT_SHIPPED, PAID
 from chalicelib.domain.notifications import TimelineFact
 from chalicelib.services.ports import FulfilmentRequests, Notifier, OrdersRepo, SentMarkers
 
@@ -40,10 +40,17 @@ class EventDispatcher:
                 self.notifier.publish(notification)
                 self.markers.mark(key, target)
                 sent.append(target)
+        once = f"{fact.order_id}#fulfilment"  # per order: a second payment never ships twice
         if wants_fulfilment:
-            once = f"{fact.order_id}#fulfilment"  # per order: a second payment never ships twice
             if FULFILMENT_REQUEST not in self.markers.sent(once) and self._request_fulfilment(fact.order_id):
                 self.markers.mark(once, FULFILMENT_REQUEST)
+                sent.append(FULFILMENT_REQUEST)
+        elif fact.type == "order_modified" and FULFILMENT_REQUEST in self.markers.sent(once):
+            revised = f"{once}#v{fact.seq}"  # the warehouse has the order: it gets the new version, once
+            if FULFILMENT_REQUEST not in self.markers.sent(revised) and self._request_fulfilment(
+                fact.order_id, revision=True
+            ):
+                self.markers.mark(revised, FULFILMENT_REQUEST)
                 sent.append(FULFILMENT_REQUEST)
         return sent
 
@@ -60,16 +67,19 @@ class EventDispatcher:
         self.markers.mark(key, "low_stock")
         return True
 
-    def _request_fulfilment(self, order_id: str) -> bool:
-        """Ask the warehouse to ship a paid order (once per order: the queue message is deduplicated by it)."""
+    def _request_fulfilment(self, order_id: str, revision: bool = False) -> bool:
+        """Ask the warehouse to ship a paid order, or (``revision``) to ship the new version of one it has:
+        the same ``order_id``, a higher ``version``, until it has shipped."""
         order = self.orders.get(order_id)
         if order is None or order.status != "confirmed" or order.payment_status not in PAID:
             return False
-        if order.fulfilment_status != "unfulfilled":
+        if order.fulfilment_status not in (NOT_SHIPPED if revision else ("unfulfilled",)):
             return False
         message = {
             "order_id": order.order_id,
             "order_number": order.order_number,
+            "version": order.version,
+            "revised": revision,
             "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity} for line in order.lines],
             "shipping_address": order.shipping_address,
         }

@@ -8,7 +8,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from chalicelib.services.changes import Busy
 from chalicelib.services.ports import (
     CatalogueRepo,
     IdempotentReplay,
+    OrderFilters,
     OrdersRepo,
     Page,
     StockChange,
@@ -146,16 +147,45 @@ class OrderService:
         return order
 
     def list(
-        self, principal: Principal, *, status: str | None, customer_id: str | None, limit: int, cursor: str | None
+        self,
+        principal: Principal,
+        filters: OrderFilters,
+        *,
+        order_number: str | None = None,
+        limit: int,
+        cursor: str | None,
     ) -> Page[Order]:
-        """Newest first: a customer's own orders; staff see all, by customer and/or status."""
+        """Newest first, every filter applied: a customer's own orders; staff see all.
+
+        ``order_number`` finds at most one order (the number index); the other filters still apply to it.
+        """
         if not principal.is_staff:
-            customer_id = principal.subject
-        if customer_id is not None:
-            return self.orders.list_for_customer(customer_id, status, limit, cursor)
-        if status is not None:
-            return self.orders.list_by_status(status, limit, cursor)
-        return self.orders.list_all(limit, cursor)
+            filters = replace(filters, customer_id=principal.subject)
+        if order_number is not None:
+            found = self.orders.find_by_number(order_number)
+            return Page([found] if found is not None and filters.matches(found) else [], None)
+        return self.orders.search(filters, limit, cursor)
+
+    def lookup(self, *, order_number: str | None = None, payment_reference: str | None = None) -> Order:
+        """Staff: the order a customer reads out, by its number or a payment reference (``404`` if none).
+
+        A PaymentIntent id is linked to its order (one GetItem); an offline reference code
+        (``PAY-<number>``, ``RF-<number>-<n>``) names the order number it was made from.
+        """
+        order = None
+        if order_number is not None:
+            order = self.orders.find_by_number(order_number)
+        elif payment_reference is not None and payment_reference.startswith("pi_"):
+            order_id = self.orders.order_for_payment(payment_reference)
+            order = self.orders.get(order_id) if order_id else None
+        elif payment_reference is not None:
+            number = domain.number_in_reference(payment_reference)
+            order = self.orders.find_by_number(number) if number else None
+            if order is not None and not domain.has_reference(order, payment_reference):
+                order = None
+        if order is None:
+            raise NotFound("No order has this number or reference.")
+        return order
 
     def _available(self, sku: str) -> int:
         """Stock as it is now, for the error message (one GetItem, only when refusing)."""

@@ -63,7 +63,7 @@ class PaymentService:
         now = self.changes.now()
         closing = ledger.closing_for(order, method)
         ledger.start(copy.deepcopy(order), method, principal.actor, now)  # 409 if the order cannot be paid
-        closed = self._close_at_provider(closing)
+        closed = self.close_at_provider(closing)
         payment, _ = ledger.start(copy.deepcopy(order), method, principal.actor, now, closed)
         intent = self._intent(order, payment) if method in ONLINE_METHODS else None
         if intent is not None and intent.status == "canceled":  # canceled elsewhere: a new attempt takes its place
@@ -148,7 +148,7 @@ class PaymentService:
         refund_id = f"cancel-{order_id[:12]}"
         ledger.cancel(copy.deepcopy(order), reason, principal.actor, self.changes.now(), refund_id)  # 409 early
         open_online = [p for p in order.payments.values() if p.status == "pending" and p.online]
-        closed = self._close_at_provider(open_online, tolerate_outage=True) if open_online else frozenset()
+        closed = self.close_at_provider(open_online, tolerate_outage=True) if open_online else frozenset()
         order, refunds = self.changes.change(
             order_id,
             lambda order, at: ledger.cancel(order, reason, principal.actor, at, refund_id, closed),
@@ -158,7 +158,7 @@ class PaymentService:
         )
         return self.changes.send_refunds(order, refunds) if refunds else order
 
-    def _close_at_provider(self, payments: list[Payment], tolerate_outage: bool = False) -> frozenset[str]:
+    def close_at_provider(self, payments: list[Payment], tolerate_outage: bool = False) -> frozenset[str]:
         """Cancel these attempts' PaymentIntents; the references the provider no longer has open.
 
         One already paid (or being paid) refuses a new attempt: ``409 payment_in_progress``

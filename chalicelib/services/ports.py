@@ -41,6 +41,26 @@ class DueOrder:
     reserved_until: str | None
 
 
+@dataclass(frozen=True)
+class OrderFilters:
+    """What a listing of orders must match (all of it); creation times are inclusive ISO bounds."""
+
+    customer_id: str | None = None
+    status: str | None = None
+    payment_status: str | None = None
+    fulfilment_status: str | None = None
+    channel: str | None = None
+    created_from: str | None = None
+    created_to: str | None = None
+
+    def matches(self, order: Order) -> bool:
+        """The same test, on one order in hand (a lookup by number)."""
+        wanted = {k: v for k, v in vars(self).items() if v is not None and not k.startswith("created_")}
+        return all(getattr(order, k) == v for k, v in wanted.items()) and (
+            (self.created_from or "") <= order.created_at <= (self.created_to or "\uffff")
+        )
+
+
 class InvalidCursor(ValueError):
     """A cursor that this listing did not hand out."""
 
@@ -99,11 +119,8 @@ class CatalogueRepo(Protocol):
 
 class OrdersRepo(Protocol):
     def get(self, order_id: str) -> Order | None: ...
-    def list_for_customer(
-        self, customer_id: str, status: str | None, limit: int, cursor: str | None
-    ) -> Page[Order]: ...
-    def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]: ...
-    def list_all(self, limit: int, cursor: str | None) -> Page[Order]: ...
+    def search(self, filters: OrderFilters, limit: int, cursor: str | None) -> Page[Order]: ...
+    def find_by_number(self, order_number: str) -> Order | None: ...
     def next_order_sequence(self, day: datetime) -> int: ...
     def create(
         self,

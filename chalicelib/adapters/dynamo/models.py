@@ -31,7 +31,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from chalicelib.config import settings
@@ -124,6 +124,22 @@ class RefundMap(MapAttribute):
     sent_reference = UnicodeAttribute(null=True)
 
 
+class ShipmentMap(MapAttribute):
+    carrier = UnicodeAttribute(null=True)
+    tracking_number = UnicodeAttribute(null=True)
+    shipped_at = UnicodeAttribute()
+
+
+class OrderNumberIndex(GlobalSecondaryIndex):
+    """Order number → the order's id: a lookup reads the id here, then the order (numbers are unique)."""
+
+    class Meta:
+        index_name = "order-number"
+        projection = IncludeProjection(["kind", "order_id"])
+
+    order_number = UnicodeAttribute(hash_key=True)
+
+
 class OrderRecord(OrdersTableItem, discriminator="order"):
     order_id = UnicodeAttribute()
     order_number = UnicodeAttribute()
@@ -153,6 +169,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     status_shard = UnicodeAttribute()  # <status>#<shard>
     payments = ListAttribute(of=PaymentMap, default=list)
     refunds = ListAttribute(of=RefundMap, default=list)
+    shipments = ListAttribute(of=ShipmentMap, default=list)
     reminded = BooleanAttribute(default=False)
     due_kind = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
@@ -165,6 +182,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
     payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
     payment_expiry = _gsi("payment-expiry", "expiry_kind", "expiry_at", UnicodeAttribute)
+    by_number = OrderNumberIndex()
 
 
 class EventRecord(OrdersTableItem, discriminator="event"):

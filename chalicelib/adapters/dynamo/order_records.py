@@ -16,11 +16,12 @@ from chalicelib.adapters.dynamo.models import (
     OrderRecord,
     PaymentMap,
     RefundMap,
+    ShipmentMap,
     event_sk,
     order_pk,
 )
 from chalicelib.domain import payments as ledger
-from chalicelib.domain.orders import Order, OrderLine, TimelineEvent
+from chalicelib.domain.orders import Order, OrderLine, Shipment, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 
 ORDER_SHARDS = 4  # partitions of the indexes over all orders: writes spread over them, a listing reads each once
@@ -67,6 +68,7 @@ def to_record(order: Order) -> OrderRecord:
         version=order.version,
         payments=[PaymentMap(**vars(payment)) for payment in order.payments.values()],
         refunds=[RefundMap(**vars(refund)) for refund in order.refunds.values()],
+        shipments=[ShipmentMap(**vars(shipment)) for shipment in order.shipments],
         reminded=order.reminded,
         due_kind=sharded(due[0], shard) if due else None,
         due_at=due[1] if due else None,
@@ -122,6 +124,7 @@ def to_order(record: OrderRecord, events: list[EventRecord] | None) -> Order:
         version=int(record.version),
         payments={p.payment_id: _payment(p) for p in record.payments or []},
         refunds={r.refund_id: _refund(r) for r in record.refunds or []},
+        shipments=[Shipment(s.carrier, s.tracking_number, s.shipped_at) for s in record.shipments or []],
         reminded=bool(record.reminded),
         timeline=[
             TimelineEvent(int(e.seq), e.at, e.type, e.actor, e.data.as_dict() if e.data else {})

@@ -11,6 +11,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.adapters.dynamo import order_search
 from chalicelib.adapters.dynamo.catalogue_repo import to_product
 from chalicelib.adapters.dynamo.models import (
     PAYMENT_REF_SK,
@@ -27,14 +28,12 @@ from chalicelib.adapters.dynamo.models import (
 )
 from chalicelib.adapters.dynamo.order_numbers import OrderNumbers
 from chalicelib.adapters.dynamo.order_records import (
-    LISTED,
     ORDER_SHARDS,
     event_records,
     sharded,
     to_order,
     to_record,
 )
-from chalicelib.adapters.dynamo.pages import query_page, sharded_page
 from chalicelib.config import settings
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
@@ -44,6 +43,7 @@ from chalicelib.services.ports import (
     DueOrder,
     IdempotencyClaim,
     IdempotentReplay,
+    OrderFilters,
     Page,
     StockChange,
     StockShortage,
@@ -53,10 +53,6 @@ from chalicelib.services.ports import (
 BATCH_GET_ATTEMPTS = 5
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep markers well past that
-
-
-def _summary(record: OrderRecord) -> Order:
-    return to_order(record, None)
 
 
 class OrdersRepository:
@@ -126,31 +122,14 @@ class OrdersRepository:
         continued = {shard: last for shard, records, last in fetched if last is not None}
         return [order for order, _ in found[:limit]], continued
 
-    def list_for_customer(self, customer_id: str, status: str | None, limit: int, cursor: str | None) -> Page[Order]:
-        """A customer's orders, newest first (one Query; by status, one Query of the customer-status index)."""
-        if status is not None:
-            index, partition = OrderRecord.by_customer_status, ("customer_status", f"{customer_id}#{status}")
-        else:
-            index, partition = OrderRecord.by_customer, ("customer_id", customer_id)
-        return query_page(
-            index, partition, limit=limit, cursor=cursor, convert=_summary, order_by="created_at", newest_first=True
-        )
+    def search(self, filters: OrderFilters, limit: int, cursor: str | None) -> Page[Order]:
+        """Newest first, filtered: one Query per partition of the narrowest index (``order_search.py``)."""
+        return order_search.search(filters, limit, cursor)
 
-    def list_by_status(self, status: str, limit: int, cursor: str | None) -> Page[Order]:
-        """Everyone's orders in ``status``, newest first: one Query per shard, merged."""
-        shards = [sharded(status, n) for n in range(ORDER_SHARDS)]
-        return sharded_page(
-            OrderRecord.by_status, "status_shard", shards, limit=limit, cursor=cursor, convert=_summary,
-            order_by="created_at", newest_first=True,
-        )  # fmt: skip
-
-    def list_all(self, limit: int, cursor: str | None) -> Page[Order]:
-        """Every order, newest first: one Query per shard, merged."""
-        shards = [sharded(LISTED, n) for n in range(ORDER_SHARDS)]
-        return sharded_page(
-            OrderRecord.all_orders, "listed", shards, limit=limit, cursor=cursor, convert=_summary,
-            order_by="created_at", newest_first=True,
-        )  # fmt: skip
+    def find_by_number(self, order_number: str) -> Order | None:
+        """The order with this number: one Query of the number index, one of the order."""
+        order_id = order_search.order_id_by_number(order_number)
+        return None if order_id is None else self.get(order_id)
 
     def next_order_sequence(self, day: datetime) -> int:
         """The next number of the day (one UpdateItem, or one per block: ``adapters/dynamo/order_numbers.py``)."""
@@ -286,6 +265,13 @@ class OrdersRepository:
                 replay = self.find_idempotent(claim.scope, claim.key)
                 if replay is not None:
                     raise replay from None
+            short = [
+                change.sku
+                for change, reason in zip(stock, reasons[len(puts) :], strict=False)
+                if reason == "ConditionalCheckFailed" and change.delta < 0
+            ]
+            if short and reasons[0] != "ConditionalCheckFailed":
+                raise StockShortage(short) from None
             if {"ConditionalCheckFailed", "TransactionConflict"} & set(
                 reasons[: len(puts)]
             ) or "TransactionConflict" in reasons:

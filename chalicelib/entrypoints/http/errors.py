@@ -33,6 +33,8 @@ def from_domain(error: domain.DomainError) -> Response:
     headers = None
     if isinstance(error, domain.NotFound):
         status = 404
+    elif isinstance(error, domain.VersionMismatch):
+        status = 412
     elif isinstance(error, domain.ValidationFailed):
         status = 422
     elif error.code == "throttled":

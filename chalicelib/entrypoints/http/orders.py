@@ -10,8 +10,17 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.domain.orders import RequestedLine
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.routing import CUSTOMER, IDEMPOTENCY_KEY_PATTERN, SIGNED_IN, Call, endpoint, respond
+from chalicelib.entrypoints.http.routing import (
+    CUSTOMER,
+    IDEMPOTENCY_KEY_PATTERN,
+    SIGNED_IN,
+    Call,
+    Header,
+    endpoint,
+    respond,
+)
 from chalicelib.services.orders import PlaceOrder
+from chalicelib.services.ports import OrderFilters
 
 api = Blueprint(__name__)
 
@@ -54,7 +63,7 @@ def place_order(call: Call):
     api,
     "GET",
     "/orders",
-    summary="List orders, newest first (own; staff: all)",
+    summary="List orders, newest first (own; staff: all), filtered by status, payment, fulfilment, channel, dates",
     access=SIGNED_IN,
     query="ListOrdersQuery",
     response="OrderPage",
@@ -65,9 +74,16 @@ def list_orders(call: Call) -> dict:
     q = call.query
     if q.customer_id is not None and not call.principal.is_staff and q.customer_id != call.principal.subject:
         raise ApiError(403, "forbidden", "Only staff can list another customer's orders.")
-    result = wiring.orders().list(
-        call.principal, status=q.status, customer_id=q.customer_id, limit=q.limit, cursor=q.cursor
+    filters = OrderFilters(
+        customer_id=q.customer_id,
+        status=q.status,
+        payment_status=q.payment_status,
+        fulfilment_status=q.fulfilment_status,
+        channel=q.channel,
+        created_from=f"{q.created_from}T00:00:00.000Z" if q.created_from else None,
+        created_to=f"{q.created_to}T23:59:59.999Z" if q.created_to else None,
     )
+    result = wiring.orders().list(call.principal, filters, order_number=q.order_number, limit=q.limit, cursor=q.cursor)
     return presenters.page(result, lambda order: presenters.order(order, staff=call.principal.is_staff))
 
 
@@ -78,12 +94,41 @@ def list_orders(call: Call) -> dict:
     summary="One order with its timeline (owner or staff)",
     access=SIGNED_IN,
     response="OrderOut",
+    response_headers=("ETag",),
     errors=(401, 404),
     tag="orders",
 )
-def get_order(call: Call, order_id: str) -> dict:
+def get_order(call: Call, order_id: str):
     order = wiring.orders().get(call.principal, order_id_or_404(order_id))
-    return presenters.order(order, staff=call.principal.is_staff)
+    return respond(presenters.order(order, staff=call.principal.is_staff), 200, {"ETag": f'"{order.version}"'})
+
+
+@endpoint(
+    api,
+    "PATCH",
+    "/orders/{order_id}",
+    summary="Change the lines, address or note: a new version (owner while unpaid; staff until it ships)",
+    access=SIGNED_IN,
+    body="EditOrderIn",
+    response="OrderOut",
+    headers=(Header("If-Match", 'Required: the ETag read, "<version>". A stale one is 412, none 428.'),),
+    response_headers=("ETag",),
+    errors=(400, 401, 404, 409, 412, 413, 422, 428, 429, 502),
+    tag="orders",
+)
+def edit_order(call: Call, order_id: str):
+    from chalicelib.domain.edits import Revision
+
+    version = if_match(call)
+    body = call.body
+    revision = Revision(
+        items=None if body.items is None else [RequestedLine(item.sku, item.quantity) for item in body.items],
+        shipping_address=None if body.shipping_address is None else body.shipping_address.model_dump(exclude_none=True),
+        note=body.note or None,
+        clear_note=body.note == "",
+    )
+    order = wiring.edits().edit(call.principal, order_id_or_404(order_id), version, revision)
+    return respond(presenters.order(order, staff=call.principal.is_staff), 200, {"ETag": f'"{order.version}"'})
 
 
 @endpoint(
@@ -111,6 +156,20 @@ def idempotency_key(call: Call, missing: str) -> str:
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
     return key
+
+
+IF_MATCH = re.compile(r'^(?:W/)?"([0-9]{1,12})"$')
+
+
+def if_match(call: Call) -> int:
+    """The version named by ``If-Match: "<version>"`` (``428`` without it, ``412`` when it cannot be a version)."""
+    raw = call.request.headers.get("if-match")
+    if raw is None:
+        raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the ETag you read.')
+    found = IF_MATCH.match(raw.strip())
+    if found is None:
+        raise ApiError(412, "version_mismatch", 'If-Match must be the ETag read, "<version>".')
+    return int(found.group(1))
 
 
 def order_id_or_404(raw: str) -> str:

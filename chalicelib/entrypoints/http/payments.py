@@ -6,6 +6,7 @@ import logging
 
 from chalice import Blueprint
 
+from chalicelib.entrypoints import observability
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.orders import idempotency_key, order_id_or_404
@@ -63,6 +64,7 @@ def stripe_webhook(call: Call) -> dict:
         result = wiring.webhooks().handle(raw, call.request.headers.get("stripe-signature"))
     except InvalidWebhook as error:
         log.warning("stripe webhook refused: %s", error)
+        observability.count("WebhooksRefused")
         raise ApiError(400, "invalid_webhook", "The event is not signed correctly or is malformed.") from None
     except Busy:
         raise ApiError(503, "busy", "The order is busy; Stripe will deliver the event again.") from None

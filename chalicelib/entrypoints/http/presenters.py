@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import customer_view
+from chalicelib.domain import payments as ledger
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
@@ -65,7 +66,13 @@ def order(item: Order, *, staff: bool) -> dict[str, Any]:
         "updated_at": item.updated_at,
         "payments": [payment(p) for p in item.payments.values()],
         "refunds": [refund(r, item.currency, staff=staff) for r in item.refunds.values()],
+        "shipments": [
+            {"carrier": s.carrier, "tracking_number": s.tracking_number, "shipped_at": s.shipped_at}
+            for s in item.shipments
+        ],
         "timeline": [timeline_event(event, staff=staff) for event in item.timeline],
+        "version": item.version,
+        "balance_due": ledger.balance_due(item),
     }
 
 

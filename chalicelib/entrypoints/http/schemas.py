@@ -105,6 +105,19 @@ CustomerId = Annotated[
     str, Pattern(r"^[A-Za-z0-9_-]{1,128}$", "must be 1 to 128 letters (A-Z, a-z), digits, '_' or '-'")
 ]
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size, 1..100.")]
+OrderNumber = Annotated[str, Pattern(r"^[0-9]{8}-[0-9]{6,9}$", "must be an order number, e.g. 20261123-000042")]
+PaymentReference = Annotated[
+    str,
+    Pattern(
+        r"^(pi_[A-Za-z0-9]{1,250}|PAY-[0-9]{8}-[0-9]{6,9}|RF-[0-9]{8}-[0-9]{6,9}-[0-9]{1,4})$",
+        "must be a PaymentIntent id (pi_...) or an offline reference code (PAY-... or RF-...)",
+    ),
+]
+Day = Annotated[
+    str,
+    Pattern(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", "must be a date, YYYY-MM-DD"),
+    Field(description="An ISO date (UTC), inclusive."),
+]
 Cursor = Annotated[
     str,
     StringConstraints(min_length=1, max_length=2048),
@@ -223,12 +236,42 @@ class ListProductsQuery(Schema):
 
 
 class ListOrdersQuery(Schema):
+    """Filters combine (all must hold). A filtered page reads a bounded number of items: it may hold fewer than
+    ``limit`` (even none) and still have a ``next_cursor``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: Optional[Status] = None
     customer_id: Optional[CustomerId] = Field(None, description="Staff only: one customer's orders.")
+    payment_status: Optional[PaymentStatus] = None
+    fulfilment_status: Optional[FulfilmentStatus] = None
+    channel: Optional[Channel] = None
+    created_from: Optional[Day] = None
+    created_to: Optional[Day] = Field(None, description="Inclusive. Before created_from the range is empty: no items.")
+    order_number: Optional[OrderNumber] = None
     limit: Limit = 20
     cursor: Optional[Cursor] = None
+
+    @field_validator("created_from", "created_to")
+    @classmethod
+    def _real_day(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None:
+            from datetime import date
+
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise PydanticCustomError("date_invalid", "must be a date that exists") from None
+        return value
+
+
+class LookupQuery(Schema):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order_number: Optional[OrderNumber] = None
+    payment_reference: Optional[PaymentReference] = Field(
+        None, description="A PaymentIntent id, or an offline reference code a customer or staff quotes."
+    )
 
 
 class ProductOut(Schema):
@@ -300,6 +343,12 @@ class RefundOut(Schema):
     created_at: str
 
 
+class ShipmentOut(Schema):
+    carrier: Optional[str]
+    tracking_number: Optional[str]
+    shipped_at: str
+
+
 class OrderOut(Schema):
     order_id: str
     order_number: str
@@ -324,6 +373,9 @@ class OrderOut(Schema):
     updated_at: str
     payments: list[PaymentSummaryOut] = Field(description="Every payment attempt (an extension of the contract).")
     refunds: list[RefundOut] = Field(description="Every refund (an extension of the contract).")
+    shipments: list[ShipmentOut] = Field(description="Parcels the warehouse reported shipped.")
+    version: int = Field(description="Sent as the ETag; PATCH needs it in If-Match.")
+    balance_due: Amount = Field(description="What an edit added to a paid order, to pay with POST .../payments.")
     timeline: list[TimelineEventOut] = Field(description="Omitted (empty) in lists; read one order for it.")
 
 
@@ -379,68 +431,13 @@ class OpenApiOut(Schema):
     components: dict[str, Any]
 
 
-# Quotes and the cart (entrypoints/http/cart.py)
-AddressId = Annotated[str, Pattern(r"^[A-Za-z0-9_-]{1,64}$", "must be 1 to 64 letters (A-Z, a-z), digits, '_' or '-'")]
-Points = Annotated[int, WholeNumber, Field(ge=0, le=10**9, description="Points to take off (100 per 100 minor units).")]
-MAX_CART_LINES = 100
-CartWarning = Literal["inactive", "out_of_stock", "insufficient_stock", "price_changed"]
+from chalicelib.entrypoints.http.cart_schemas import (  # noqa: E402  (built on the types above)
+    CartItemIn,
+    CartOut,
+    CheckoutIn,
+    QuoteIn,
+    QuoteOut,
+)
+from chalicelib.entrypoints.http.edit_schemas import EditOrderIn  # noqa: E402  (built on the types above)
 
-
-class QuoteIn(PlaceOrderIn):
-    shipping_address: Optional[AddressIn] = Field(None, description="This, or address_id.")
-    address_id: Optional[AddressId] = Field(None, description="From the address book (with customers: none yet).")
-    points_to_redeem: Optional[Points] = None
-
-
-class CartItemIn(Strict):
-    quantity: Annotated[int, WholeNumber] = Field(ge=0, le=MAX_QUANTITY, description="0 removes the line.")
-
-
-class CheckoutIn(Strict):
-    shipping_address: Optional[AddressIn] = Field(None, description="This, or address_id.")
-    address_id: Optional[AddressId] = Field(None, description="From the address book (with customers: none yet).")
-    channel: Channel = "web"
-    note: Optional[Text(500, 0)] = None
-    points_to_redeem: Optional[Points] = None
-
-
-class DiscountOut(Schema):
-    kind: Literal["tier", "points"]
-    name: str
-    amount: Amount
-
-
-class QuoteWarningOut(Schema):
-    code: Literal["out_of_stock", "insufficient_stock"]
-    sku: str
-    requested: int
-    available: int
-
-
-class QuoteOut(Schema):
-    lines: list[OrderLineOut]
-    subtotal: Amount
-    discounts: list[DiscountOut]
-    discount: Amount
-    shipping: Amount
-    total: Amount
-    currency: str
-    points_available: int
-    warnings: list[QuoteWarningOut] = Field(description="Lines the stock cannot cover now; placing them would be 409.")
-
-
-class CartItemOut(Schema):
-    sku: str
-    name: str
-    unit_price: Amount = Field(description="Today's price.")
-    quantity: int
-    line_total: Amount
-    stock_available: int
-    warnings: list[CartWarning] = Field(description="price_changed: since the line was added or last set.")
-
-
-class CartOut(Schema):
-    items: list[CartItemOut] = Field(max_length=MAX_CART_LINES)
-    subtotal: Amount = Field(description="The lines that can be ordered (inactive ones are not counted).")
-    currency: str
-    updated_at: Optional[str] = Field(description="The last change; null for a cart never filled.")
+__all__ = ["CartItemIn", "CartOut", "CheckoutIn", "EditOrderIn", "QuoteIn", "QuoteOut"]

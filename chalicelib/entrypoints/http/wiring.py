@@ -78,6 +78,13 @@ def payments():
 
 
 @cache
+def edits():
+    from chalicelib.services.edits import EditService
+
+    return EditService(changes=changes(), catalogue=catalogue(), payments=payments())
+
+
+@cache
 def webhooks():
     from chalicelib.services.webhooks import StripeWebhooks
 
