@@ -8,7 +8,7 @@ from chalicelib.domain import pricing
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.money import MAX_AMOUNT
-from chalicelib.domain.pricing import Discount, Priced, RequestedLine
+from chalicelib.domain.pricing import Discount, OrderLine, Priced, RequestedLine
 
 
 def product(sku: str, price: int, *, stock: int = 10, active: bool = True, currency: str = "CNY") -> Product:
@@ -29,9 +29,15 @@ def test_lines_take_todays_price_and_totals_add_up_in_minor_units():
     assert all(isinstance(value, int) for value in (priced.subtotal, priced.total))
 
 
-def test_kept_lines_keep_their_unit_price_new_ones_take_todays():
-    lines = pricing.price_lines([RequestedLine("A", 1), RequestedLine("B", 1)], CATALOGUE, "CNY", {"A": 1500})
-    assert [line.unit_price for line in lines] == [1500, 4500]
+def test_kept_lines_keep_their_unit_price_and_name_new_ones_take_todays():
+    kept = {"A": OrderLine("A", "as sold", 1500, 1), "OLD": OrderLine("OLD", "retired since", 7, 1)}
+    requested = [RequestedLine("A", 3), RequestedLine("B", 1), RequestedLine("OLD", 2)]
+    lines = pricing.price_lines(requested, CATALOGUE, "CNY", kept)
+    assert [(line.name, line.unit_price, line.quantity) for line in lines] == [
+        ("as sold", 1500, 3),
+        ("N B", 4500, 1),
+        ("retired since", 7, 2),  # a kept line needs no active product: it was sold
+    ]
 
 
 def test_discounts_add_up_to_the_discount_and_come_off_the_total():

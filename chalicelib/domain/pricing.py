@@ -74,16 +74,18 @@ def price_lines(
     requested: list[RequestedLine],
     catalogue: Mapping[str, Product],
     currency: str,
-    kept_prices: Mapping[str, int] | None = None,
+    kept: Mapping[str, OrderLine] | None = None,
 ) -> list[OrderLine]:
     """Lines priced from the catalogue. Unknown or inactive SKUs and foreign currencies are refused.
 
-    ``kept_prices`` (an edit of an order) are the unit prices its lines already have: a kept line
-    keeps its price, a new one takes today's.
+    ``kept`` (an edit of an order): the lines it already has, by SKU. A kept SKU keeps its unit
+    price and name (and needs no catalogue entry: it was sold); a new one takes today's.
     """
-    kept = kept_prices or {}
+    kept = kept or {}
     bad: dict[str, str] = {}
     for index, item in enumerate(requested):
+        if item.sku in kept:
+            continue
         product = catalogue.get(item.sku)
         if product is None or not product.active:
             bad[f"items[{index}].sku"] = f"unknown or unavailable sku: {item.sku}"
@@ -92,7 +94,9 @@ def price_lines(
     if bad:
         raise ValidationFailed("Some items cannot be ordered.", fields=bad, code="unknown_sku")
     return [
-        OrderLine(item.sku, catalogue[item.sku].name, kept.get(item.sku, catalogue[item.sku].price), item.quantity)
+        OrderLine(item.sku, kept[item.sku].name, kept[item.sku].unit_price, item.quantity)
+        if item.sku in kept
+        else OrderLine(item.sku, catalogue[item.sku].name, catalogue[item.sku].price, item.quantity)
         for item in requested
     ]
 
@@ -128,8 +132,8 @@ def quote(
     requested: list[RequestedLine],
     catalogue: Mapping[str, Product],
     currency: str,
-    kept_prices: Mapping[str, int] | None = None,
+    kept: Mapping[str, OrderLine] | None = None,
 ) -> Priced:
     """What placing these lines would charge now, with a warning (not a refusal) for each short line."""
-    lines = price_lines(requested, catalogue, currency, kept_prices)
+    lines = price_lines(requested, catalogue, currency, kept)
     return totals(lines, currency, stock_warnings(requested, catalogue))
