@@ -206,7 +206,12 @@ def sent(stripe_world, monkeypatch) -> list[Sent]:
 
 
 @pytest.fixture
-def api(stack, tables, stripe_world) -> ApiClient:
+def api(stack, tables, stripe_world, monkeypatch) -> ApiClient:
+    from chalicelib.adapters.cognito_directory import CognitoDirectory
+    from chalicelib.entrypoints.http import wiring
+
+    pool = CognitoDirectory(f"arn:aws:cognito-idp:{stack.region}:000000000000:userpool/{stack.pool_id}")
+    monkeypatch.setattr(wiring, "directory", lambda: pool)  # the stack's pool (settings name a placeholder here)
     return ApiClient(stack)
 
 

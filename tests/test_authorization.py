@@ -55,6 +55,7 @@ MATRIX: dict[str, dict[str, int]] = {
     SENT: STAFF_ONLY,
     LOOKUP: STAFF_ONLY,
     "PATCH /orders/{order_id}": OWNER_OR_STAFF,
+    "POST /staff/orders": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
     "POST /orders/quote": CUSTOMERS,
     "GET /cart": CUSTOMERS,
@@ -128,6 +129,10 @@ def call(
     if route == "POST /orders":
         headers["idempotency-key"] = uuid.uuid4().hex
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
+    if route == "POST /staff/orders":
+        headers["idempotency-key"] = uuid.uuid4().hex
+        body = {**order_body((SKU, 1)), "customer_id": api.users["customer"].sub, "channel": "phone"}
+        return api.post(path, body, as_=as_, headers=headers)
     if route == "POST /orders/quote":
         return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
     if route == "PUT /cart/items/{sku}":
@@ -235,6 +240,9 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["status"] == "cancelled"
         assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"
         assert api.get(f"/products/{SKU}").body["stock_available"] == STOCK
+    elif route == "POST /staff/orders":
+        assert reply.body["customer_id"] == stack.users["customer"].sub
+        assert reply.body["timeline"][0]["actor"] == f"{caller}:{stack.users[caller].sub}"
     elif route.startswith("PATCH"):
         assert api.get(f"/orders/{order_id}", as_="customer").body["note"] == f"edited by {caller}"
     else:

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.domain.pricing import OrderLine, RequestedLine, price_lines  # noqa: F401 (priced there, named here)
 
-CHANNELS = ("web", "mobile", "marketplace", "pos", "api")
+CHANNELS = ("web", "mobile", "marketplace", "pos", "api", "phone")  # phone: taken by staff (an extension)
 
 
 @dataclass(frozen=True)

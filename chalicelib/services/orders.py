@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import orders as domain
-from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress
+from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress, ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
 from chalicelib.services.changes import Busy
 from chalicelib.services.ports import (
     CatalogueRepo,
+    CustomerDirectory,
     IdempotentReplay,
     OrderFilters,
     OrdersRepo,
@@ -37,6 +38,7 @@ class PlaceOrder:
     shipping_address: dict[str, str]
     channel: str = "web"
     note: str | None = None
+    customer_id: str | None = None  # staff placing an order for this customer (``POST /staff/orders``)
 
     def fingerprint(self) -> str:
         """What makes two requests 'the same' for an idempotency key."""
@@ -46,6 +48,8 @@ class PlaceOrder:
             "channel": self.channel,
             "note": self.note,
         }
+        if self.customer_id is not None:
+            body["customer_id"] = self.customer_id
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -65,6 +69,7 @@ class OrderService:
         principal: Principal,
         command: PlaceOrder,
         idempotency_key: str,
+        check_owner: Callable[[str], None] | None = None,
         *,
         request_hash: str | None = None,
         empty_cart: int | None = None,
@@ -79,11 +84,14 @@ class OrderService:
         version to empty in the same transaction (``CartChanged`` if the cart changed meanwhile).
         """
         request_hash = request_hash or command.fingerprint()
+        owner = command.customer_id or principal.subject  # a staff order belongs to its customer
         earlier, products = self.orders.order_inputs(
             principal.subject, idempotency_key, [line.sku for line in command.items]
-        )
+        )  # the caller's keys: a staff member's retry finds their own first request
         if earlier is not None:  # a replay answers the first order, whatever the catalogue says now
             return self._replay(earlier, request_hash), False
+        if check_owner is not None:
+            check_owner(owner)
         lines = domain.price_lines(command.items, products, self.currency)
         domain.check_stock(command.items, {sku: p.stock_available for sku, p in products.items()})
         now = self.clock()
@@ -91,7 +99,7 @@ class OrderService:
         order = domain.new_order(
             order_id=self.new_id(),
             order_number=number,
-            customer_id=principal.subject,
+            customer_id=owner,
             lines=lines,
             currency=self.currency,
             shipping_address=command.shipping_address,
@@ -104,7 +112,9 @@ class OrderService:
         reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                self.orders.create(order, idempotency_key, request_hash, reservations, empty_cart=empty_cart)
+                self.orders.create(
+                    order, idempotency_key, request_hash, reservations, scope=principal.subject, empty_cart=empty_cart
+                )
                 order.new_events.clear()
                 return order, True
             except IdempotentReplay as replay:
@@ -125,6 +135,20 @@ class OrderService:
                     ) from None
                 self._backoff(attempt)
         raise Busy("Too many orders for the same items right now; retry shortly.")
+
+    def place_for(
+        self, principal: Principal, command: PlaceOrder, idempotency_key: str, directory: CustomerDirectory
+    ) -> tuple[Order, bool]:
+        """Staff place an order for a customer (phone, counter): the customer owns it, the timeline names the
+        staff member, and it goes through the same review. An unknown customer is ``422``."""
+
+        def known(customer_id: str) -> None:
+            if not directory.is_customer(customer_id):
+                raise ValidationFailed(
+                    "No customer has this id.", fields={"customer_id": "no such customer"}, code="unknown_customer"
+                )
+
+        return self.place(principal, command, idempotency_key, check_owner=known)
 
     def replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
         """The order an Idempotency-Key's first request made, found by the caller (a checkout)."""

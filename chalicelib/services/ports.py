@@ -101,6 +101,10 @@ class CartChanged(Exception):
     """The cart changed since it was read (another device, another checkout): read it again."""
 
 
+class CustomerDirectory(Protocol):
+    def is_customer(self, customer_id: str) -> bool: ...
+
+
 class CatalogueRepo(Protocol):
     def get(self, sku: str) -> Product | None: ...
     def get_many(self, skus: list[str]) -> dict[str, Product]: ...
@@ -129,6 +133,7 @@ class OrdersRepo(Protocol):
         request_hash: str,
         stock: list[StockChange],
         *,
+        scope: str | None = None,
         empty_cart: int | None = None,
     ) -> None:
         """``empty_cart``: the version of the customer's cart read, emptied in the same transaction."""

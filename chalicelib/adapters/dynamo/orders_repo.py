@@ -183,16 +183,19 @@ class OrdersRepository:
         stock: list[StockChange],
         *,
         empty_cart: int | None = None,
+        scope: str | None = None,
     ) -> None:
         """Write the order, its events, its idempotency record and every reservation at once.
 
         One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
-        ``WriteConflict`` when a concurrent transaction touched the same items. ``empty_cart``
-        (a checkout) empties the customer's cart in it too, if still at that version
+        ``WriteConflict`` when a concurrent transaction touched the same items. ``scope``: whose
+        keys these are (the caller: the customer, or the staff member placing an order for one).
+        ``empty_cart`` (a checkout) empties the customer's cart in it too, if still at that version
         (``CartChanged`` otherwise).
         """
-        idempotency = _idempotency_record(IdempotencyClaim(order.customer_id, idempotency_key, request_hash), order)
+        scope = scope or order.customer_id
+        idempotency = _idempotency_record(IdempotencyClaim(scope, idempotency_key, request_hash), order)
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
@@ -205,7 +208,7 @@ class OrdersRepository:
         except TransactWriteError as error:
             reasons = _reasons(error)
             if reasons[0] == "ConditionalCheckFailed":
-                replay = self.find_idempotent(order.customer_id, idempotency_key)
+                replay = self.find_idempotent(scope, idempotency_key)
                 if replay is not None:
                     raise replay from None
             if empty_cart is not None and reasons[len(puts) - 1 : len(puts)] == ["ConditionalCheckFailed"]:

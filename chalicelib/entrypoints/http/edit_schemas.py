@@ -1,4 +1,5 @@
-"""Schemas of an order edit (``PATCH /orders/{id}``), built on the order schemas' types."""
+"""Schemas of the order desk: an order edit (``PATCH /orders/{id}``) and an order staff place for a customer,
+built on the order schemas' types."""
 
 from __future__ import annotations
 
@@ -6,7 +7,16 @@ from typing import Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from chalicelib.entrypoints.http.schemas import MAX_LINES, AddressIn, OrderItemIn, PlaceOrderIn, Strict, Text
+from chalicelib.entrypoints.http.schemas import (
+    MAX_LINES,
+    AddressIn,
+    Channel,
+    CustomerId,
+    OrderItemIn,
+    PlaceOrderIn,
+    Strict,
+    Text,
+)
 
 
 class EditOrderIn(Strict):
@@ -28,3 +38,10 @@ class EditOrderIn(Strict):
         if self.items is None and self.shipping_address is None and self.note is None:
             raise ValueError("give at least one of items, shipping_address and note")
         return self
+
+
+class StaffOrderIn(PlaceOrderIn):
+    """An order staff take for a customer (by phone, at the counter): the customer owns it."""
+
+    customer_id: CustomerId = Field(description="The customer's account id (the sub of their sign-in).")
+    channel: Channel = Field(description="Where it was taken: phone, pos (the counter), ...")

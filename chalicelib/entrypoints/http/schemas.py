@@ -438,6 +438,6 @@ from chalicelib.entrypoints.http.cart_schemas import (  # noqa: E402  (built on 
     QuoteIn,
     QuoteOut,
 )
-from chalicelib.entrypoints.http.edit_schemas import EditOrderIn  # noqa: E402  (built on the types above)
+from chalicelib.entrypoints.http.edit_schemas import EditOrderIn, StaffOrderIn  # noqa: E402  (built on the above)
 
-__all__ = ["CartItemIn", "CartOut", "CheckoutIn", "EditOrderIn", "QuoteIn", "QuoteOut"]
+__all__ = ["CartItemIn", "CartOut", "CheckoutIn", "EditOrderIn", "QuoteIn", "QuoteOut", "StaffOrderIn"]

@@ -1,4 +1,4 @@
-"""The order desk's routes for staff: finding the order a customer reads out."""
+"""The order desk's routes for staff: orders taken for a customer, and finding the order a customer reads out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,45 @@ from chalice import Blueprint
 
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.routing import STAFF, Call, endpoint
+from chalicelib.entrypoints.http.orders import idempotency_key
+from chalicelib.entrypoints.http.routing import STAFF, Call, endpoint, respond
+from chalicelib.services.orders import PlaceOrder
 
 api = Blueprint(__name__)
+
+
+@endpoint(
+    api,
+    "POST",
+    "/staff/orders",
+    summary="Place an order for a customer (phone, counter): the customer owns it, the same review applies",
+    access=STAFF,
+    status=201,
+    body="StaffOrderIn",
+    response="OrderOut",
+    headers=(("Idempotency-Key", "Required. The same key with the same body returns the same order."),),
+    response_headers=("Location",),
+    errors=(400, 401, 403, 409, 413, 422, 429),
+    tag="staff",
+)
+def place_staff_order(call: Call):
+    from chalicelib.domain.orders import RequestedLine
+
+    key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every new order.")
+    body = call.body
+    command = PlaceOrder(
+        items=[RequestedLine(item.sku, item.quantity) for item in body.items],
+        shipping_address=body.shipping_address.model_dump(exclude_none=True),
+        channel=body.channel,
+        note=body.note or None,
+        customer_id=body.customer_id,
+    )
+    order, created = wiring.orders().place_for(call.principal, command, key, wiring.directory())
+    return respond(
+        presenters.order(order, staff=True),
+        201 if created else 200,
+        {"Location": f"/orders/{order.order_id}", "Idempotent-Replayed": "false" if created else "true"},
+    )
 
 
 @endpoint(

@@ -78,6 +78,13 @@ def payments():
 
 
 @cache
+def directory():
+    from chalicelib.adapters.cognito_directory import CognitoDirectory
+
+    return CognitoDirectory(settings.user_pool_arn)
+
+
+@cache
 def edits():
     from chalicelib.services.edits import EditService
 
