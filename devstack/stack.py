@@ -452,6 +452,7 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
         os.environ.setdefault(name, value)
     os.environ["ORDERS_TABLE"] = provisioned.tables["OrdersTable"]
     os.environ["PRODUCTS_TABLE"] = provisioned.tables["ProductsTable"]
+    os.environ["AUDIT_TABLE"] = provisioned.tables["AuditTable"]
     os.environ["USER_POOL_ARN"] = f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{provisioned.user_pool_id}"
     os.environ["STRIPE_WEBHOOK_SECRET"] = payments.webhook_secret
     os.environ["STAFF_TOPIC_ARN"] = provisioned.topics["staff"]

@@ -21,6 +21,7 @@ os.environ.update(
     AWS_REGION="us-east-1",
     ORDERS_TABLE="orders",
     PRODUCTS_TABLE="products",
+    AUDIT_TABLE="audit",
     CURRENCY="CNY",
     PAYMENT_TTL_MINUTES="30",
 )

@@ -38,6 +38,7 @@ SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "adm
 STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "admin": 200}
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
 CUSTOMERS = {"anonymous": 401, "customer": 200, "other": 200, "staff": 403, "admin": 403}  # their own cart or quote
+ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
 MATRIX: dict[str, dict[str, int]] = {
@@ -63,6 +64,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "DELETE /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart": CUSTOMERS,
     "POST /cart/checkout": {**CUSTOMERS, "customer": 201, "other": 201},  # each checks out their own cart
+    "GET /staff/audit": ADMIN_ONLY,
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 

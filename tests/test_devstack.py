@@ -225,7 +225,7 @@ def test_env_json_says_what_scripts_need(running):
     assert env["region"] == "us-east-1"
     assert env["stripe_webhook_secret"].startswith("whsec_local_")
     assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
-    assert env["tables"] == {"orders": "orders", "products": "products"}
+    assert env["tables"] == {"orders": "orders", "products": "products", "audit": "audit"}
     endpoint = env["aws_endpoint_url"]
     assert set(env["queues"]) == QUEUES
     assert all(url.startswith(endpoint) and url.endswith(f"/{name}") for name, url in env["queues"].items())

@@ -247,3 +247,19 @@ def test_a_payment_of_the_old_total_arriving_after_an_edit_lowered_it_gets_the_e
     assert [(r.amount, r.reason, r.status) for r in refunds] == [(5000, "order_modified", "requested")]
     assert (order.amount_paid, order.amount_refunded, order.payment_status) == (10000, 5000, "paid")
     assert ledger.amount_due(order) == 0 and order.flags == []
+
+
+def test_a_staff_edit_is_audited_and_a_customers_is_not(api, order, pay):
+    from tests.test_audit import entries
+
+    mine = patch(api, order, {"note": "by me"})
+    assert mine.status == 200
+    assert entries(api, target_type="order", target_id=order["order_id"]) == []
+    pay(order["order_id"])
+    edited = patch(api, view(api, order["order_id"]), {"items": [{"sku": "TEE", "quantity": 1}]}, as_="staff")
+    assert edited.status == 200
+    (entry,) = entries(api, target_type="order", target_id=order["order_id"])
+    assert entry["action"] == "order.edit" and entry["actor"] == f"staff:{api.users['staff'].sub}"
+    assert entry["data"]["total"] == {"from": 2500, "to": 1000}
+    assert entry["data"]["amount_refunded"] == {"from": 0, "to": 1500}
+    assert [e["type"] for e in entry["data"]["events"]] == ["refund_requested", "order_modified"]

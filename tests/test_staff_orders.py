@@ -109,3 +109,21 @@ def test_not_enough_stock_is_the_same_conflict_as_for_a_customer(api, body):
         api.post("/staff/orders", too_many, as_="staff", headers={"idempotency-key": "phone-6"}), 409, "out_of_stock"
     )
     assert details["skus"] == [{"sku": "DESK-1", "requested": 11, "available": 10}]
+
+
+def test_a_staff_order_is_audited_in_its_own_transaction_and_a_customers_is_not(api, body, place, dynamodb_calls):
+    from tests.test_audit import entries
+
+    reply = api.post("/staff/orders", body(), as_="staff", headers={"idempotency-key": "phone-7"})
+    assert reply.status == 201
+    assert dynamodb_calls.count("TransactWriteItems") == 1 and "PutItem" not in dynamodb_calls
+    (entry,) = entries(api, target_type="order", target_id=reply.body["order_id"])
+    assert (entry["action"], entry["actor"]) == ("order.create", f"staff:{api.users['staff'].sub}")
+    assert entry["data"]["customer_id"] == api.users["customer"].sub and entry["data"]["total"] == 5000
+    assert entry["source_ip"] and "王小明" not in str(entry)  # no address in the log
+    own = place(("DESK-1", 1))
+    assert entries(api, target_type="order", target_id=own.body["order_id"]) == []
+    refused = api.post("/staff/orders", body(customer_id=str(uuid.uuid4())), as_="staff",
+                       headers={"idempotency-key": "phone-8"})  # fmt: skip
+    assert refused.status == 422
+    assert [e["action"] for e in entries(api, actor=f"staff:{api.users['staff'].sub}")] == ["order.create"]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 STAFF_GROUPS = frozenset({"staff", "admin"})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from (for the audit log): API Gateway's source IP and the User-Agent header."""
+
+    source_ip: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -12,6 +20,7 @@ class Principal:
     subject: str
     groups: frozenset[str] = frozenset()
     email: str | None = None
+    origin: Origin | None = field(default=None, compare=False)  # set by the HTTP routing; None elsewhere
 
     @property
     def is_staff(self) -> bool:

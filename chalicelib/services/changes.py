@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from chalicelib.domain import payments as ledger
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.orders import Order, iso
 from chalicelib.domain.payments import Refund
@@ -61,13 +62,16 @@ class Changes:
         read: Order | None = None,
         claim: IdempotencyClaim | None = None,
         stock_moves: Callable[[T], list[StockChange]] = lambda result: [],
+        audit: Callable[[Order, Order], list[AuditEntry]] | None = None,
     ) -> tuple[Order, T]:
         """Apply ``apply(order, now)`` and write it, retrying on a concurrent write.
 
         ``read`` is the order as the caller just read it, to save the first read; ``claim``
         an Idempotency-Key taken in the same transaction (``IdempotentReplay`` if it was taken);
         ``stock_moves`` the stock the change takes or gives back, written with it (``StockShortage``
-        when some SKU has too little).
+        when some SKU has too little); ``audit`` the change's audit entries, ``audit(before, after)``
+        (e.g. ``domain.audit.order_change``), computed again on every attempt from what that attempt
+        writes, and written in its transaction.
         """
         for attempt in range(WRITE_ATTEMPTS):
             order = read if attempt == 0 and read is not None else self.orders.get(order_id)
@@ -82,8 +86,9 @@ class Changes:
             freed = release_stock(order) and status != order.status
             stock = [StockChange(line.sku, line.quantity) for line in order.lines] if freed else []
             stock += stock_moves(result)
+            entries = tuple(audit(before, order)) if audit is not None else ()
             try:
-                self.orders.save(order, version, stock, payment_refs=payment_refs(order), claim=claim)
+                self.orders.save(order, version, stock, payment_refs=payment_refs(order), claim=claim, audit=entries)
                 return order, result
             except WriteConflict:
                 self.backoff(attempt)

@@ -6,6 +6,7 @@ import copy
 from dataclasses import dataclass
 
 from chalicelib.domain import edits
+from chalicelib.domain.audit import order_change
 from chalicelib.domain.edits import Revised, Revision
 from chalicelib.domain.errors import NotFound, OutOfStock, VersionMismatch
 from chalicelib.domain.identity import Principal
@@ -55,6 +56,7 @@ class EditService:
                 order_id,
                 apply,
                 read=order,
+                audit=order_change(principal, "order.edit"),
                 stock_moves=lambda revised: [StockChange(sku, delta) for sku, delta in sorted(revised.stock.items())],
             )
         except StockShortage as shortage:

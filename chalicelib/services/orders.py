@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import orders as domain
+from chalicelib.domain.audit import AuditEntry, entry
 from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress, ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
@@ -113,8 +114,9 @@ class OrderService:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 self.orders.create(
-                    order, idempotency_key, request_hash, reservations, scope=principal.subject, empty_cart=empty_cart
-                )
+                    order, idempotency_key, request_hash, reservations, scope=principal.subject,
+                    audit=_placed_by_staff(principal, order), empty_cart=empty_cart,
+                )  # fmt: skip
                 order.new_events.clear()
                 return order, True
             except IdempotentReplay as replay:
@@ -218,3 +220,13 @@ class OrderService:
 
     def _backoff(self, attempt: int) -> None:
         self.pause(random.uniform(0, 0.02 * 2**attempt))
+
+
+def _placed_by_staff(principal: Principal, order: Order) -> tuple[AuditEntry, ...]:
+    """The audit entry of an order staff placed for a customer (none for a customer's own)."""
+    if not principal.is_staff:
+        return ()
+    data = {"order_number": order.order_number, "customer_id": order.customer_id, "channel": order.channel,
+            "total": order.total, "currency": order.currency,
+            "lines": [{"sku": line.sku, "quantity": line.quantity} for line in order.lines]}  # fmt: skip
+    return (entry(principal, "order.create", ("order", order.order_id), at=order.created_at, key="v1", data=data),)

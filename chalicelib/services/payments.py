@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 from chalicelib.domain import payments as ledger
+from chalicelib.domain.audit import order_change
 from chalicelib.domain.errors import Conflict, IdempotencyKeyReused, NotFound
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, iso
@@ -103,6 +104,7 @@ class PaymentService:
         order, _ = self.changes.change(
             order_id,
             lambda order, at: ledger.confirm_offline(order, payment_id, amount, reference, principal.actor, at),
+            audit=order_change(principal, "payment.confirm"),
         )
         return self._finish(order)
 
@@ -124,6 +126,7 @@ class PaymentService:
                 order_id,
                 lambda order, at: ledger.request_refund(order, amount, reason, refund_id, principal.actor, at),
                 claim=claim,
+                audit=order_change(principal, "refund.create"),
             )
         except IdempotentReplay as replay:  # a concurrent request with this key won
             return self._replay(principal, replay, claim, refund_id)
@@ -133,7 +136,9 @@ class PaymentService:
     def mark_refund_sent(self, principal: Principal, order_id: str, refund_id: str, reference: str) -> Order:
         """Staff paid an offline refund back: it succeeds, and the customer is told."""
         order, _ = self.changes.change(
-            order_id, lambda order, at: ledger.mark_refund_sent(order, refund_id, reference, principal.actor, at)
+            order_id,
+            lambda order, at: ledger.mark_refund_sent(order, refund_id, reference, principal.actor, at),
+            audit=order_change(principal, "refund.sent"),
         )
         return order
 
@@ -155,6 +160,7 @@ class PaymentService:
             visible=lambda order: _may_see(principal, order),
             release_stock=lambda order: True,
             read=order,
+            audit=order_change(principal, "order.cancel"),
         )
         return self.changes.send_refunds(order, refunds) if refunds else order
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.cart import Cart
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
@@ -135,6 +136,7 @@ class OrdersRepo(Protocol):
         *,
         scope: str | None = None,
         empty_cart: int | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None:
         """``empty_cart``: the version of the customer's cart read, emptied in the same transaction."""
         ...
@@ -148,6 +150,7 @@ class OrdersRepo(Protocol):
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None: ...
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def order_inputs(
@@ -223,3 +226,18 @@ class FulfilmentRequests(Protocol):
 class SentMarkers(Protocol):
     def sent(self, key: str) -> set[str]: ...
     def mark(self, key: str, target: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What ``GET /staff/audit`` asks for; ``since``/``until`` are ISO times as entries store them (inclusive)."""
+
+    actor: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+class AuditRepo(Protocol):
+    def list(self, query: AuditQuery, limit: int, cursor: str | None) -> Page[AuditEntry]: ...

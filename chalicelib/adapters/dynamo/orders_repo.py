@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -49,6 +49,9 @@ from chalicelib.services.ports import (
     StockShortage,
     WriteConflict,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audit import AuditEntry
 
 BATCH_GET_ATTEMPTS = 5
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
@@ -184,8 +187,9 @@ class OrdersRepository:
         *,
         empty_cart: int | None = None,
         scope: str | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None:
-        """Write the order, its events, its idempotency record and every reservation at once.
+        """Write the order, its events, its idempotency record, its ``audit`` entries and every reservation at once.
 
         One TransactWriteItems: all of it or none. Raises ``IdempotentReplay`` if the key
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
@@ -199,6 +203,7 @@ class OrdersRepository:
         puts = [(idempotency, IdempotencyRecord.pk.does_not_exist())]
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
+        puts.extend(_audit_puts(audit))
         if empty_cart is not None:
             from chalicelib.adapters.dynamo.cart_repo import emptied_record
 
@@ -235,13 +240,14 @@ class OrdersRepository:
         applied_event: tuple[str, str, str] | None = None,
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
+        audit: tuple[AuditEntry, ...] = (),
     ) -> None:
         """Write the changed header and its new events, if nobody changed the order since it was read.
 
         ``applied_event`` (source, id, type) marks an outside event (a Stripe event, a fulfilment
         update) as applied in the same transaction, so it takes effect once; ``payment_refs`` link
         provider payments to this order; ``claim`` takes an Idempotency-Key for this change
-        (``IdempotentReplay`` when it was taken first).
+        (``IdempotentReplay`` when it was taken first); ``audit`` entries are written in the same transaction.
         """
         puts = [(to_record(order), OrderRecord.version == expected_version)]
         if claim is not None:
@@ -260,6 +266,7 @@ class OrdersRepository:
             (PaymentRefRecord(payment_ref_pk(ref), PAYMENT_REF_SK, order_id=order.order_id), None)
             for ref in payment_refs
         )
+        puts.extend(_audit_puts(audit))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -314,3 +321,12 @@ def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRec
         request_hash=claim.request_hash,
         expires_at=datetime.fromtimestamp(time.time() + IDEMPOTENCY_TTL_SECONDS, UTC),
     )
+
+
+def _audit_puts(entries: tuple[AuditEntry, ...]) -> list:
+    """The audit entries' Puts (the audit table's model is loaded only by a change that has entries)."""
+    if not entries:
+        return []
+    from chalicelib.adapters.dynamo.audit_repo import audit_puts
+
+    return audit_puts(entries)

@@ -12,14 +12,14 @@ import importlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalice import Blueprint, CORSConfig, Response
 
 from chalicelib.config import settings
 from chalicelib.domain.errors import DomainError
-from chalicelib.domain.identity import Principal
+from chalicelib.domain.identity import Origin, Principal
 from chalicelib.entrypoints.http.auth import cognito, principal_from
 from chalicelib.entrypoints.http.errors import JSON, ApiError, error_response, from_api, from_domain
 from chalicelib.services.ports import InvalidCursor
@@ -30,6 +30,7 @@ PUBLIC = "public"  # anyone, no token
 SIGNED_IN = "signed_in"  # any verified token; the service decides what the caller may see
 CUSTOMER = "customer"  # a customer (no staff group)
 STAFF = "staff"  # staff or admin
+ADMIN = "admin"  # admin only (403 for staff)
 
 CORS = CORSConfig(
     allow_origin=settings.cors_allow_origin,
@@ -181,7 +182,7 @@ def _handle(spec: Endpoint, handler: Callable[..., Any], request: Any, path_para
     try:
         call = Call(request=request)
         if spec.access != PUBLIC:
-            call.principal = principal_from(request.context)
+            call.principal = replace(principal_from(request.context), origin=_origin(request))
             _check_role(spec.access, call.principal)
         if spec.query:
             call.query = _validate(spec.query, dict(request.query_params or {}), location="query")
@@ -214,6 +215,16 @@ def _check_role(access: str, principal: Principal) -> None:
         raise ApiError(403, "forbidden", "This needs a staff account.")
     if access == CUSTOMER and principal.is_staff:
         raise ApiError(403, "forbidden", "This is for customer accounts.")
+    if access == ADMIN and principal.role != "admin":
+        raise ApiError(403, "forbidden", "This needs an admin account.")
+
+
+def _origin(request: Any) -> Origin:
+    """Where the request came from, for the audit log: API Gateway's source IP and the User-Agent header."""
+    identity = (request.context or {}).get("identity") or {}
+    source_ip = identity.get("sourceIp")
+    user_agent = (request.headers or {}).get("user-agent")
+    return Origin(source_ip=source_ip if isinstance(source_ip, str) else None, user_agent=user_agent or None)
 
 
 def _reject_constant(name: str) -> None:

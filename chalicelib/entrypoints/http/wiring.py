@@ -52,6 +52,16 @@ def cart():
 
 
 @cache
+def audit_log():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.audit_repo import AuditRepository
+    from chalicelib.services.audit import AuditLog
+
+    aws.share_with_pynamodb()
+    return AuditLog(AuditRepository())
+
+
+@cache
 def payment_provider():
     """Stripe: imported and keyed on first use (one SSM read per container in AWS)."""
     from chalicelib.adapters.secrets import stripe_keys
