@@ -12,7 +12,7 @@ from chalice import Chalice
 
 from chalicelib.config import settings
 from chalicelib.entrypoints import events, observability, schedules
-from chalicelib.entrypoints.http import audit, cart, catalogue, orders, payments, staff_orders, system
+from chalicelib.entrypoints.http import approvals, audit, cart, catalogue, orders, payments, staff_orders, system
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
 
@@ -27,6 +27,7 @@ app.register_blueprint(cart.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
 app.register_blueprint(staff_orders.api)
+app.register_blueprint(approvals.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 app.register_blueprint(audit.api)

@@ -57,14 +57,18 @@ TARGETS: dict[str, Target | None] = {
     "checkout (2 lines)": Target(4),  # BatchGetItem (key + cart), then POST /orders' three
     "replay checkout (same Idempotency-Key)": None,
     "quote (2 lines)": Target(1),
+    "create order (held for approval: staff, admin)": Target(3, exact=False),  # the policy is cached
+    "list approvals (staff)": Target(ORDER_SHARDS),  # one Query per shard of the staff steps' index partitions
+    "approve (a step; the next one waits)": Target(2),  # Query (the order), TransactWriteItems
+    "approve (the last step: confirmed)": Target(2),
 }
 
 
 class Operations:
     """Runs every operation once, recording each one's DynamoDB calls."""
 
-    def __init__(self, stack: Stack, api: Api, customer: User, staff: User) -> None:
-        self.stack, self.api, self.customer, self.staff = stack, api, customer, staff
+    def __init__(self, stack: Stack, api: Api, customer: User, staff: User, admin: User) -> None:
+        self.stack, self.api, self.customer, self.staff, self.admin = stack, api, customer, staff, admin
         self.counts: dict[str, Counter[str]] = {}
 
     def measure(self, name: str, method: str, path: str, user: User | None, expect: int = 200, **kwargs: Any) -> Any:
@@ -124,8 +128,22 @@ class Operations:
             body=body,
             headers={"idempotency-key": key},
         )
+        self.approvals()
         self.cart()
         return self.counts
+
+    def approvals(self) -> None:
+        """An order over the approval policy's 2000000: placed, listed, approved by staff, then by admin."""
+        held = self.measure(
+            "create order (held for approval: staff, admin)", "POST", "/orders", self.customer, 201,
+            body=order_body(("CALLS-BIG-01", 1)), headers={"idempotency-key": new_key()},
+        )  # fmt: skip
+        path = f"/staff/orders/{held['order_id']}/approve"
+        self.measure("list approvals (staff)", "GET", "/staff/approvals", self.staff)
+        self.measure("approve (a step; the next one waits)", "POST", path, self.staff, body={})
+        done = self.measure("approve (the last step: confirmed)", "POST", path, self.admin, body={})
+        if done["status"] != "confirmed":
+            raise BenchError(f"approve: the order is {done['status']} after its last step")
 
     def cart(self) -> None:
         """Quote, fill the cart (two lines), read it, check it out, and replay the checkout."""
@@ -148,6 +166,7 @@ def seed_catalogue(stack: Stack) -> None:
             name = f"{'Oolong' if category == 'tea' and n % 3 == 0 else category.title()} {n:02d}"
             sku = f"CALLS-{category.upper()}-{n:02d}"
             stack.seed(sku, stock=1_000, price=500 * n, name=name, category=category)
+    stack.seed("CALLS-BIG-01", stock=1_000, price=2_500_000, name="Approval 01", category="machinery")
 
 
 def describe(counts: Counter[str]) -> str:
@@ -163,7 +182,7 @@ def run(stack: Stack) -> Section:
         raise BenchError(f"the app has {shards} order and {product_shards} product shards; update them here")
     seed_catalogue(stack)
     api = Api(stack)
-    operations = Operations(stack, api, stack.new_user("customer"), stack.new_user("staff"))
+    operations = Operations(stack, api, stack.new_user("customer"), stack.new_user("staff"), stack.new_user("admin"))
     with stack.calls.capture() as warm_up:
         operations.run()
     counts = operations.run()

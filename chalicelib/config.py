@@ -27,6 +27,7 @@ class Settings:
     fulfilment_requests_queue_url: str = ""
     fulfilment_max_receives: int = 5  # the fulfilment-updates queue's maxReceiveCount
     order_number_block: int = 1  # order numbers taken per counter write (see adapters/dynamo/order_numbers.py)
+    approval_ttl_hours: int = 48  # how long an order waits for approval before it expires
     audit_table: str = "audit"  # the audit log (append-only by IAM: adapters/dynamo/audit_repo.py)
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
@@ -69,6 +70,7 @@ def load() -> Settings:
         fulfilment_requests_queue_url=os.environ.get("FULFILMENT_REQUESTS_QUEUE_URL", ""),
         fulfilment_max_receives=_int("FULFILMENT_MAX_RECEIVES", 5),
         order_number_block=max(_int("ORDER_NUMBER_BLOCK", 1), 1),
+        approval_ttl_hours=_int("APPROVAL_TTL_HOURS", 48),
         audit_table=os.environ.get("AUDIT_TABLE", "audit"),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,

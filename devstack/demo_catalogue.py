@@ -290,6 +290,16 @@ PRODUCTS: tuple[Product, ...] = (
         {"power_w": 90, "voltage": "220 V AC", "ratio": "1:10", "output_rpm": 135},
         sales=12,
     ),
+    _product(  # over the approval policy's 2000000: one unit waits for staff, then admin (README's walk)
+        "SPINDLE-BT40-12K",
+        "电主轴 BT40 12000rpm",
+        MACHINERY,
+        2380000,
+        6,
+        "Motorised BT40 spindle for machining centres, 12000 rpm, 15 kW, oil-air lubricated, with its inverter.",
+        {"taper": "BT40", "max_rpm": 12000, "power_kw": 15},
+        sales=3,
+    ),
     _product(
         "VALVE-BALL-DN25",
         "铜球阀 DN25",

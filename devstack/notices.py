@@ -2,6 +2,7 @@
 
 ``[staff] payment_received  Payment received for order 20261126-000003``
 ``[customer] shipped  Order 20261126-000003 is on its way  (SF Express SF1234567890; customer 5f0c1a2b)``
+``[staff] approval_required  Order 20261126-000004 needs approval  (admin decides step 2 of rule very_large_order)``
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def _details(event_type: str, message: dict[str, Any]) -> list[str]:
         if len(reason) > REASON_CHARS:
             reason = reason[: REASON_CHARS - 3] + "..."
         return [f"message {message.get('message_id')}, {message.get('receive_count')} receives: {reason}"]
+    if event_type in ("approval_required", "approval_reminder"):
+        return [f"{data.get('role')} decides step {data.get('step')} of rule {data.get('rule')}"]
+    if event_type == "order_approved" and data.get("reserved_until"):
+        return [f"pay by {data['reserved_until']}"]
     if event_type in ("refund_to_send", "refund_failed", "refund_issued", "refunded") and "amount" in data:
         paid_back = f"{_money(data['amount'], data.get('currency', ''))}"
         if event_type == "refund_to_send":

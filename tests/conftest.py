@@ -80,7 +80,10 @@ def stack():
 
 @pytest.fixture
 def tables(stack):
+    from chalicelib.entrypoints.http import wiring
+
     names = resources.create_tables(stack.dynamodb)
+    wiring.approval_policies().forget()  # each test's tables start with no policy written: the default one
     yield names
     resources.delete_tables(stack.dynamodb, names)
 

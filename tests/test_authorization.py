@@ -27,7 +27,8 @@ from tests.conftest import PASSWORD, ApiClient, Reply, order_body
 SKU = "TEE-1"
 STOCK = 50
 CALLERS = ("anonymous", "customer", "other", "staff", "admin")
-ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               409: "invalid_transition"}  # fmt: skip
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
@@ -58,6 +59,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "PATCH /orders/{order_id}": OWNER_OR_STAFF,
     "POST /staff/orders": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /webhooks/stripe": dict.fromkeys(CALLERS, 400),  # Stripe's signature, not a token, decides
+    # approvals (tests/test_approvals.py has their full matrix on orders that wait): this order waits for nobody
+    "GET /staff/approvals": STAFF_ONLY,
+    "GET /staff/settings/approval": STAFF_ONLY,
+    "PUT /staff/settings/approval": {**STAFF_ONLY, "staff": 403},
+    "POST /staff/orders/{order_id}/approve": {**STAFF_ONLY, "staff": 409, "admin": 409},
+    "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /orders/quote": CUSTOMERS,
     "GET /cart": CUSTOMERS,
     "PUT /cart/items/{sku}": CUSTOMERS,
@@ -146,6 +153,12 @@ def call(
         return api.post(path, {"shipping_address": order_body()["shipping_address"]}, as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    if route == "PUT /staff/settings/approval":
+        headers["if-match"] = '"1"'
+        policy = {"rules": [{"name": "big", "when": {"total_at_least": 900000}, "steps": ["staff"]}]}
+        return api.request(method, path, json_body=policy, as_=as_, headers=headers)
+    if route.endswith(("/approve", "/reject")):
+        return api.post(path, {"reason": "no"} if route.endswith("/reject") else {}, as_=as_, headers=headers)
     if method == "PATCH":
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')

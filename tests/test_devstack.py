@@ -476,3 +476,28 @@ def test_a_refund_to_send_is_printed_with_what_to_pay_whom():
                                                               "reference_code": "RF-20261201-000001-1"}},
     }  # fmt: skip
     assert describe("staff", to_send).endswith("(5.00 CNY by bank_transfer to 王小明, quote RF-20261201-000001-1)")
+
+
+def test_approval_notifications_are_printed_with_the_role_that_decides():
+    from devstack.notices import describe
+
+    asked = {
+        "subject": "Order 20261201-000004 needs approval",
+        "attributes": {"event_type": "approval_required", "approval_role": "admin"},
+        "message": {
+            "event_type": "approval_required",
+            "data": {"rule": "very_large_order", "step": 2, "role": "admin"},
+        },
+    }
+    assert describe("staff", asked) == (
+        "[staff] approval_required  Order 20261201-000004 needs approval  (admin decides step 2 of rule very_large_order)"
+    )
+    approved = {
+        "subject": "Your order 20261201-000004 is approved",
+        "attributes": {"event_type": "order_approved", "customer_id": "5f0c1a2b-1111"},
+        "message": {"event_type": "order_approved", "data": {"reserved_until": "2026-12-01T10:30:00.000Z"}},
+    }
+    assert describe("customer", approved) == (
+        "[customer] order_approved  Your order 20261201-000004 is approved  "
+        "(pay by 2026-12-01T10:30:00.000Z; customer 5f0c1a2b)"
+    )

@@ -446,7 +446,7 @@ def test_the_chalice_schedule_handlers_run_the_schedules(api, shop, clock):
 
     order = shop(2)
     clock.at(TTL / 2)
-    assert run("payment_reminders") == {"reminded": 1}
+    assert run("payment_reminders") == {"reminded": 1, "approval_reminders": 0}
     clock.at(TTL)
     assert run("expire_unpaid_orders") == {"expired": 1}
     assert run("retry_refunds") == {"retried": 0}

@@ -104,7 +104,11 @@ TEXT_RULE = "must contain a visible character, and no control characters or bidi
         (with_address(name="字" * 101), "shipping_address.name", "must be at most 100 characters long"),
         ({**VALID, "note": "a\x00b"}, "note", "must not contain control characters or bidirectional overrides"),
         ({**VALID, "note": 5}, "note", "must be a string"),
-        ({**VALID, "channel": "fax"}, "channel", "must be one of 'web', 'mobile', 'marketplace', 'pos', 'api' or 'phone'"),
+        (
+            {**VALID, "channel": "fax"},
+            "channel",
+            "must be one of 'web', 'mobile', 'marketplace', 'pos', 'api' or 'phone'",
+        ),
         (
             order_body(("TEE-1", 1), ("TEE-1", 2)),
             "items",

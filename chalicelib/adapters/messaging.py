@@ -10,7 +10,8 @@ from chalicelib.domain.notifications import CUSTOMER, Notification
 
 
 class SnsNotifier:
-    """Staff topic: attribute ``event_type``. Customer topic: ``customer_id`` and ``event_type``."""
+    """Staff topic: attribute ``event_type`` (and ``approval_role`` for approvals). Customer topic: ``customer_id`` and
+    ``event_type``."""
 
     def __init__(self, staff_topic_arn: str, customer_topic_arn: str, client: Any = None) -> None:
         """``client``: an SNS client; by default one from the container's shared session."""
@@ -22,6 +23,8 @@ class SnsNotifier:
         attributes = {"event_type": {"DataType": "String", "StringValue": notification.event_type}}
         if notification.customer_id:
             attributes["customer_id"] = {"DataType": "String", "StringValue": notification.customer_id}
+        for name, value in notification.attributes.items():
+            attributes[name] = {"DataType": "String", "StringValue": value}
         self._sns.publish(
             TopicArn=self._topics[notification.audience],
             Subject=notification.subject,

@@ -32,3 +32,11 @@ def data(recorded: dict[str, Any], recorded_actor: str = "") -> dict[str, Any]:
     """The fields of an event's data a customer may see (and a ``reason`` they gave themselves)."""
     own = recorded_actor.startswith("customer:")
     return {key: value for key, value in recorded.items() if key in CUSTOMER_FIELDS or (own and key == "reason")}
+
+
+def approval(recorded: dict[str, Any] | None) -> dict[str, Any] | None:
+    """An order's approval as its customer sees it: each step's role, status and time, not who decided or their note."""
+    if recorded is None:
+        return None
+    steps = [{key: step[key] for key in ("role", "status", "at") if step.get(key)} for step in recorded["steps"]]
+    return {**recorded, "steps": steps}

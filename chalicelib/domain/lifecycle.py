@@ -47,6 +47,7 @@ def _t(status=ANY, payment=ANY, fulfilment=ANY, /, **sets: str) -> Transition:
 #            action              requires: status        payment        fulfilment      -> sets
 TRANSITIONS: dict[str, Transition] = {
     "approve":          _t("pending_approval",                                          status="confirmed"),
+    "reapprove":        _t("confirmed",          ANY,           NOT_SHIPPED,            status="pending_approval"),
     "reject":           _t("pending_approval",   UNPAID,                                status="cancelled"),
     "cancel":           _t(OPEN,                 UNPAID,        NOT_SHIPPED,            status="cancelled"),
     "cancel_paid":      _t(OPEN,                 PAID,          NOT_SHIPPED,            status="cancelled"),
@@ -107,7 +108,7 @@ def allowed(current: States, rule: Transition) -> bool:
 # Why an action is refused, in the customer's words: the first requirement the order fails.
 _VERBS = {"cancel": "be cancelled", "cancel_paid": "be cancelled", "start_payment": "be paid",
           "confirm_payment": "take a payment", "refund": "be refunded", "expire": "expire", "remind": "be reminded",
-          "approve": "be approved", "reject": "be rejected", "edit": "be changed", "edit_paid": "be changed",
+          "approve": "be approved", "reapprove": "be approved again", "reject": "be rejected", "edit": "be changed", "edit_paid": "be changed",
           "pay_balance": "be paid", "pick": "be picked", "pack": "be packed",
           "ship": "be shipped", "deliver": "be delivered", "return": "be returned"}  # fmt: skip
 _STATES = {

@@ -19,6 +19,7 @@ CUSTOMER = "customer"
 STAFF_EVENTS: dict[str, str] = {
     "order_placed": "order_placed",
     "approval_required": "approval_required",
+    "approval_reminder": "approval_reminder",
     "payment_received": "payment_received",
     "payment_failed": "payment_failed",
     "payment_mismatch": "payment_mismatch",
@@ -29,9 +30,14 @@ STAFF_EVENTS: dict[str, str] = {
     "order_cancelled": "order_cancelled",
 }
 
+# staff notifications that also carry ``approval_role`` (the role of the step now waiting; from the event's data)
+APPROVAL_ROLE_EVENTS = frozenset({"approval_required", "approval_reminder"})
+
 # timeline event type -> customer notification event_type
 CUSTOMER_EVENTS: dict[str, str] = {
     "order_placed": "order_confirmed",
+    "order_approved": "order_approved",
+    "order_rejected": "order_rejected",
     "payment_reminder": "payment_reminder",
     "payment_received": "payment_received",
     "shipped": "shipped",
@@ -46,6 +52,9 @@ SUBJECTS: dict[str, str] = {
     "order_placed": "New order {number}",
     "order_confirmed": "Your order {number} is confirmed",
     "approval_required": "Order {number} needs approval",
+    "approval_reminder": "Order {number} is still waiting for approval",
+    "order_approved": "Your order {number} is approved",
+    "order_rejected": "Your order {number} was not accepted",
     "payment_received": "Payment received for order {number}",
     "payment_failed": "A payment for order {number} failed",
     "payment_mismatch": "Order {number}: the payment does not match the order",
@@ -86,6 +95,7 @@ class Notification:
     subject: str
     message: dict[str, Any]
     customer_id: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # more SNS message attributes, e.g. approval_role
 
     @property
     def key(self) -> str:
@@ -108,12 +118,22 @@ def for_event(fact: TimelineFact) -> list[Notification]:
     }
     if fact.type in STAFF_EVENTS:
         kind = STAFF_EVENTS[fact.type]
-        made.append(Notification(STAFF, kind, subject(kind, number=fact.order_number), {**message, "event_type": kind}))
-    if fact.type in CUSTOMER_EVENTS and fact.customer_id and not _unwanted_payment(fact):
+        extra = {"approval_role": str(fact.data.get("role"))} if kind in APPROVAL_ROLE_EVENTS else {}
+        made.append(
+            Notification(
+                STAFF, kind, subject(kind, number=fact.order_number), {**message, "event_type": kind}, None, extra
+            )
+        )
+    if fact.type in CUSTOMER_EVENTS and fact.customer_id and not _unwanted_payment(fact) and not _waiting(fact):
         kind = CUSTOMER_EVENTS[fact.type]
         seen = {**message, "data": customer_view.data(fact.data, fact.actor), "event_type": kind}
         made.append(Notification(CUSTOMER, kind, subject(kind, number=fact.order_number), seen, fact.customer_id))
     return made
+
+
+def _waiting(fact: TimelineFact) -> bool:
+    """An order placed to wait for approval is not confirmed yet: the customer hears when it is decided."""
+    return fact.type == "order_placed" and fact.data.get("status") == "pending_approval"
 
 
 def _unwanted_payment(fact: TimelineFact) -> bool:

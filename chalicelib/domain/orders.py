@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain import lifecycle, pricing
+from chalicelib.domain.approval import Approval
 from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.domain.pricing import OrderLine, RequestedLine, price_lines  # noqa: F401 (priced there, named here)
@@ -61,6 +63,7 @@ class Order:
     shipments: list[Shipment] = field(default_factory=list)
     reminded: bool = False
     version: int = 0
+    approval: Approval | None = None  # see domain/approval.py
     timeline: list[TimelineEvent] = field(default_factory=list)
     new_events: list[TimelineEvent] = field(default_factory=list, repr=False)
 
@@ -114,8 +117,13 @@ def new_order(
     now: datetime,
     payment_ttl: timedelta,
     actor: str,
+    review: Callable[[Order], Approval | None] | None = None,
 ) -> Order:
-    """A confirmed, unpaid order whose stock is reserved until ``now + payment_ttl``."""
+    """A confirmed, unpaid order whose stock is reserved until ``now + payment_ttl``.
+
+    ``review`` (the approval policy) sees the priced order: an ``Approval`` holds it in
+    ``pending_approval``, its stock reserved until the approval's deadline.
+    """
     priced = pricing.totals(lines, currency)  # 422 beyond MAX_AMOUNT
     subtotal, discount, shipping, total = priced.subtotal, priced.discount, priced.shipping, priced.total
     at = iso(now)
@@ -139,6 +147,9 @@ def new_order(
         updated_at=at,
         reserved_until=iso(now + payment_ttl),
     )
+    order.approval = review(order) if review else None
+    if order.approval is not None:
+        order.status, order.reserved_until = "pending_approval", order.approval.deadline
     order.record(
         "order_placed",
         actor,
@@ -148,6 +159,7 @@ def new_order(
             "total": total,
             "currency": currency,
             "lines": [{"sku": line.sku, "quantity": line.quantity} for line in lines],
+            **({"status": order.status} if order.approval else {}),
         },
     )
     return order

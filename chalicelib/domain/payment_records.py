@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.domain import lifecycle
+from chalicelib.domain import approval, lifecycle
 from chalicelib.domain.errors import Conflict
 
 ONLINE_METHODS = ("card", "alipay", "wechat_pay")
@@ -192,17 +192,27 @@ def next_due(order) -> tuple[str, str] | None:
     ):
         return PROVIDER_RETRY, order.updated_at
     if unpaid(order) and not order.reminded:
-        return "reminder", _halfway(order.created_at, order.reserved_until)
+        return "reminder", _halfway(_window_opened(order), order.reserved_until)
+    approval_reminder = approval.reminder_due(order)
+    if approval_reminder is not None:
+        return approval.REMINDER_KIND, approval_reminder
     return None
 
 
 def expiry_due(order) -> str | None:
     """When this unpaid order expires (the ``payment-expiry`` index key), or None once nothing can expire it."""
-    return order.reserved_until if unpaid(order) else None
+    waiting = order.status == "pending_approval" and bool(order.reserved_until)  # approval time (domain/approval.py)
+    return order.reserved_until if unpaid(order) or waiting else None
 
 
 def unpaid(order) -> bool:
     return order.status == "confirmed" and order.payment_status in lifecycle.UNPAID and bool(order.reserved_until)
+
+
+def _window_opened(order) -> str:
+    """When the payment time began: at placement, or when the order's last approval step was decided."""
+    decided = order.approval.decided_at if getattr(order, "approval", None) is not None else None
+    return decided or order.created_at
 
 
 def _halfway(start: str, end: str) -> str:

@@ -16,11 +16,14 @@ log = logging.getLogger("orders.schedules")
 
 @api.schedule(Rate(1, unit=Rate.MINUTES), name="payment_reminders")
 def payment_reminders(event) -> dict:
-    """One reminder per unpaid order at half its payment time."""
+    """One reminder per unpaid order at half its payment time; approvers of an order waiting at half its approval time."""
     sent = wiring.schedules().send_reminders(_time_left(event))
     log.log(logging.INFO if sent else logging.DEBUG, "payment reminders sent: %d", sent)
     observability.count("PaymentRemindersSent", sent)
-    return {"reminded": sent}
+    asked = wiring.schedules().send_approval_reminders(_time_left(event))
+    log.log(logging.INFO if asked else logging.DEBUG, "approval reminders sent: %d", asked)
+    observability.count("ApprovalRemindersSent", asked)
+    return {"reminded": sent, "approval_reminders": asked}
 
 
 @api.schedule(Rate(1, unit=Rate.MINUTES), name="expire_unpaid_orders")

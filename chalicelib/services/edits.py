@@ -11,6 +11,7 @@ from chalicelib.domain.edits import Revised, Revision
 from chalicelib.domain.errors import NotFound, OutOfStock, VersionMismatch
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order
+from chalicelib.services.approvals import ApprovalService
 from chalicelib.services.changes import Changes
 from chalicelib.services.payments import PaymentService
 from chalicelib.services.ports import CatalogueRepo, StockChange, StockShortage
@@ -21,6 +22,7 @@ class EditService:
     changes: Changes
     catalogue: CatalogueRepo
     payments: PaymentService
+    approvals: ApprovalService | None = None  # re-review after the edit (services/approvals.py)
 
     def edit(self, principal: Principal, order_id: str, if_match: int, revision: Revision) -> Order:
         """Write the order's next version if ``if_match`` is still its version (else ``412``, nothing changed).
@@ -48,8 +50,11 @@ class EditService:
 
         def apply(current: Order, at: str) -> Revised:
             _check_version(current, if_match)
-            return edits.revise(current, revision, products, principal.actor, at, staff=principal.is_staff,
-                                closed_at_provider=closed)  # fmt: skip
+            revised = edits.revise(current, revision, products, principal.actor, at, staff=principal.is_staff,
+                                   closed_at_provider=closed)  # fmt: skip
+            if revised.changed and self.approvals is not None:
+                self.approvals.rereview(current, "system", at)
+            return revised
 
         try:
             order, revised = self.changes.change(

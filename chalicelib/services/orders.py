@@ -12,7 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain import approval
 from chalicelib.domain import orders as domain
+from chalicelib.domain.approval import Approval
 from chalicelib.domain.audit import AuditEntry, entry
 from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress, ValidationFailed
 from chalicelib.domain.identity import Principal
@@ -64,6 +66,8 @@ class OrderService:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex
     pause: Callable[[float], None] = time.sleep
+    # the approval policy (services/approvals.py): for a caller, what reviews their priced new order
+    reviewer: Callable[[Principal], Callable[[Order], Approval | None]] | None = None
 
     def place(
         self,
@@ -79,8 +83,10 @@ class OrderService:
 
         Returns the order and whether this call created it (``False`` for a replay).
         DynamoDB calls: BatchGetItem (the key's earlier use, prices and stock, both tables at once),
-        UpdateItem (order number), TransactWriteItems. A replay is found by the first call, so it
-        takes no order number and answers the first order even if the catalogue would refuse it now.
+        UpdateItem (order number), TransactWriteItems; and GetItem (the approval policy) when its cache is
+        cold, Query (limit 1: the customer's first order?) only while a policy rule uses ``first_order``.
+        A replay is found by the first call, so it takes no order number and answers the first order even
+        if the catalogue would refuse it now.
         A checkout (``services/cart.py``) names its own ``request_hash`` (its body's) and the cart
         version to empty in the same transaction (``CartChanged`` if the cart changed meanwhile).
         """
@@ -109,7 +115,10 @@ class OrderService:
             now=now,
             payment_ttl=self.payment_ttl,
             actor=principal.actor,
+            review=self.reviewer(principal) if self.reviewer else None,
         )
+        if order.approval is not None:
+            approval.ask(order, "system", order.created_at)  # staff hear which role decides first
         reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
             try:

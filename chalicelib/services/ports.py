@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from chalicelib.domain.approval import Policy
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.cart import Cart
 from chalicelib.domain.catalogue import Product
@@ -226,6 +227,21 @@ class FulfilmentRequests(Protocol):
 class SentMarkers(Protocol):
     def sent(self, key: str) -> set[str]: ...
     def mark(self, key: str, target: str) -> None: ...
+
+
+class ApprovalPolicies(Protocol):
+    """The approval policy setting (``domain/approval.py``): read through a short cache, written on its version."""
+
+    def current(self, *, fresh: bool = False) -> Policy: ...
+    def replace(
+        self, policy: Policy, expected_version: int, actor: str, at: str, audit: tuple[AuditEntry, ...] = ()
+    ) -> None:
+        """``WriteConflict`` when the stored version is not ``expected_version``; ``audit`` is written with it."""
+
+
+class ApprovalQueue(Protocol):
+    def waiting(self, roles: list[str], excluded: str, limit: int, cursor: str | None) -> Page[Order]: ...
+    def has_ordered(self, customer_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""What the schedules do: remind unpaid orders, expire them, finish refunds the provider did not take.
+"""What the schedules do: remind unpaid orders (and approvers), expire them, finish refunds the provider did not take.
 
 Each finds its orders through a sparse index (``payment-due`` for reminders and
-refund retries, ``payment-expiry`` for unpaid orders; never a Scan) and
+refund retries and approval reminders, ``payment-expiry`` for unpaid orders and orders waiting
+for approval; never a Scan) and
 re-checks every order on a consistent read before changing it, so overlapping or
 repeated runs do each thing once.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from chalicelib.domain import approval
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.orders import Order, iso
@@ -52,6 +54,18 @@ class PaymentSchedules:
             return bool(due.reserved_until) and str(due.reserved_until) <= at  # seen in the index: no read
 
         return self._sweep("reminder", remind, time_left, skip=too_late)
+
+    def send_approval_reminders(self, time_left: Callable[[], float] | None = None) -> int:
+        """One ``approval_reminder`` per order still waiting for approval at half its approval time."""
+
+        def remind(order: Order, at: str) -> bool:
+            due = approval.reminder_due(order)
+            if due is None or due > at or (order.reserved_until and order.reserved_until <= at):
+                return False
+            approval.remind(order, ACTOR, at)
+            return True
+
+        return self._sweep(approval.REMINDER_KIND, remind, time_left)
 
     def expire_unpaid(self, time_left: Callable[[], float] | None = None) -> int:
         """Expire orders unpaid at the end of their payment time, give their stock back, cancel their PaymentIntents."""

@@ -10,6 +10,8 @@ ones are left exactly as generated), these hooks supply that state:
   one line per SKU is a rule across items);
 - quotes and checkouts name a shipping address and redeem no points (the address book and points
   are state that does not exist yet), and a cart line names a real SKU;
+- a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
+  contract takes exactly one of two optional parameters);
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
   the contract, so each positive key is tied to its body: the same key and body still replay.
 
@@ -28,6 +30,7 @@ from typing import Any
 import schemathesis
 
 SKUS = [sku for sku in os.environ.get("FUZZ_SKUS", "").split(",") if sku]
+CUSTOMER_ID = os.environ.get("FUZZ_CUSTOMER_ID", "")
 KEY = "Idempotency-Key"
 re_key = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the server takes (routing.IDEMPOTENCY_KEY_PATTERN)
 
@@ -52,12 +55,15 @@ def map_case(context: Any, case: Any) -> Any:
         case.body = _deliverable(case.body)
     if case.method.upper() == "PUT" and case.path == "/cart/items/{sku}" and SKUS:
         case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
-    if (
-        case.method.upper() == "POST"
-        and case.path in ("/orders", "/orders/quote")
-        and isinstance(case.body, dict)
-        and SKUS
-    ):
+    if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
+        case.body = {**case.body, "customer_id": CUSTOMER_ID}
+    if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
+        one = [name for name in ("order_number", "payment_reference") if name in case.query][:1] or ["order_number"]
+        case.query = {one[0]: case.query.get(one[0], "20260101-000001")}
+    lines_of_an_order = (case.method.upper(), case.path) in (
+        ("POST", "/orders"), ("POST", "/orders/quote"), ("POST", "/staff/orders"), ("PATCH", "/orders/{order_id}"),
+    )  # fmt: skip
+    if lines_of_an_order and isinstance(case.body, dict) and SKUS:
         items = case.body.get("items")
         if isinstance(items, list) and items and all(isinstance(item, dict) for item in items):
             case.body = {**case.body, "items": [{**item, "sku": sku} for item, sku in zip(items, SKUS, strict=False)]}

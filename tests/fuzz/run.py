@@ -13,6 +13,7 @@ Prints the cases run and failures found per token; exits non-zero on any failure
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             env = _wait_ready(stack, directory, log)
             skus = _skus(env["api_url"])
+            tokens = {role: _token(directory, email) for role, email in ROLES}
+            customer = _subject(tokens["customer"])  # whom positive staff orders are for
             results = [
-                _fuzz(role, _token(directory, email), env["api_url"], skus, args.max_examples) for role, email in ROLES
+                _fuzz(role, tokens[role], env["api_url"], skus, args.max_examples, customer) for role, _ in ROLES
             ]
         finally:
             _stop(stack)
@@ -153,7 +156,13 @@ def _token(directory: Path, email: str) -> str:
     return done.stdout.strip()
 
 
-def _fuzz(role: str, token: str, api_url: str, skus: list[str], max_examples: int | None) -> Result:
+def _subject(token: str) -> str:
+    """The ``sub`` of an ID token (its payload, not checked: it is ours)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+def _fuzz(role: str, token: str, api_url: str, skus: list[str], max_examples: int | None, customer_id: str) -> Result:
     report = REPORTS / f"{role}.json"
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
@@ -174,7 +183,8 @@ def _fuzz(role: str, token: str, api_url: str, skus: list[str], max_examples: in
         str(REPORTS / f"{role}.xml"),
         *(["--max-examples", str(max_examples)] if max_examples else []),
     ]
-    environ = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "hooks.py"), "FUZZ_SKUS": ",".join(skus)}
+    environ = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "hooks.py"), "FUZZ_SKUS": ",".join(skus),
+               "FUZZ_CUSTOMER_ID": customer_id}  # fmt: skip
     print(f"fuzz [{role}]: schemathesis run {api_url}/openapi.json (log: build/fuzz/{role}.log)", flush=True)
     with (REPORTS / f"{role}.log").open("w") as out:
         done = subprocess.run(command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT, check=False)

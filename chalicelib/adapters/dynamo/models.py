@@ -124,6 +124,28 @@ class RefundMap(MapAttribute):
     sent_reference = UnicodeAttribute(null=True)
 
 
+class StepMap(MapAttribute):
+    role = UnicodeAttribute()
+    status = UnicodeAttribute()
+    by = UnicodeAttribute(null=True)
+    at = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+
+
+class ApprovalMap(MapAttribute):
+    """An order's approval (``domain/approval.py``), in its header."""
+
+    status = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    steps = ListAttribute(of=StepMap)
+    for_version = NumberAttribute()
+    placed_by = UnicodeAttribute()
+    deadline = UnicodeAttribute()
+    waiting_since = UnicodeAttribute()
+    reminded = BooleanAttribute(default=False)
+    decided_at = UnicodeAttribute(null=True)
+
+
 class ShipmentMap(MapAttribute):
     carrier = UnicodeAttribute(null=True)
     tracking_number = UnicodeAttribute(null=True)
@@ -175,6 +197,11 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     due_at = UnicodeAttribute(null=True)
     expiry_kind = UnicodeAttribute(null=True)
     expiry_at = UnicodeAttribute(null=True)
+    approval = ApprovalMap(null=True)
+    # only while a step waits: <role>#<shard> of the approvals index, since when, and who may not decide it
+    approval_queue = UnicodeAttribute(null=True)
+    approval_since = UnicodeAttribute(null=True)
+    approval_excluded = UnicodeSetAttribute(null=True)
 
     by_customer = _gsi("customer-created", "customer_id", "created_at", UnicodeAttribute)
     by_customer_status = _gsi("customer-status-created", "customer_status", "created_at", UnicodeAttribute)
@@ -182,6 +209,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     all_orders = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
     payment_due = _gsi("payment-due", "due_kind", "due_at", UnicodeAttribute)
     payment_expiry = _gsi("payment-expiry", "expiry_kind", "expiry_at", UnicodeAttribute)
+    approvals_waiting = _gsi("approvals-waiting", "approval_queue", "approval_since", UnicodeAttribute)
     by_number = OrderNumberIndex()
 
 
@@ -226,6 +254,22 @@ class SentRecord(OrdersTableItem, discriminator="sent"):
 class CounterRecord(OrdersTableItem, discriminator="counter"):
     value = NumberAttribute(default=0)
     expires_at = TTLAttribute(null=True)
+
+
+class SettingRecord(OrdersTableItem, discriminator="setting"):
+    """A versioned setting (``SETTING#<name>``): its body as JSON, written only on its version."""
+
+    version = NumberAttribute()
+    body = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    updated_by = UnicodeAttribute()
+
+
+def setting_pk(name: str) -> str:
+    return f"SETTING#{name}"
+
+
+SETTING_SK = "#SETTING"
 
 
 def order_pk(order_id: str) -> str:

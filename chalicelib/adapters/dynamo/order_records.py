@@ -11,16 +11,19 @@ import hashlib
 
 from chalicelib.adapters.dynamo.models import (
     ORDER_SK,
+    ApprovalMap,
     EventRecord,
     LineMap,
     OrderRecord,
     PaymentMap,
     RefundMap,
     ShipmentMap,
+    StepMap,
     event_sk,
     order_pk,
 )
 from chalicelib.domain import payments as ledger
+from chalicelib.domain.approval import Approval, Step
 from chalicelib.domain.orders import Order, OrderLine, Shipment, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 
@@ -77,7 +80,40 @@ def to_record(order: Order) -> OrderRecord:
         listed=sharded(LISTED, shard),
         customer_status=f"{order.customer_id}#{order.status}",
         status_shard=sharded(order.status, shard),
+        **approval_attributes(order, shard),
     )
+
+
+def approval_attributes(order: Order, shard: int) -> dict:
+    """The approval in the header, and the approvals-waiting index keys while a step waits (sparse)."""
+    approval = order.approval
+    if approval is None:
+        return {}
+    stored = ApprovalMap(
+        status=approval.status, rule=approval.rule, for_version=approval.for_version, placed_by=approval.placed_by,
+        deadline=approval.deadline, waiting_since=approval.waiting_since, reminded=approval.reminded,
+        decided_at=approval.decided_at, steps=[StepMap(**vars(step)) for step in approval.steps],
+    )  # fmt: skip
+    role = approval.waiting_role if order.status == "pending_approval" else None
+    if role is None:
+        return {"approval": stored}
+    return {
+        "approval": stored,
+        "approval_queue": sharded(role, shard),
+        "approval_since": approval.waiting_since,
+        "approval_excluded": approval.excluded,
+    }
+
+
+def to_approval(stored: ApprovalMap | None) -> Approval | None:
+    if stored is None:
+        return None
+    return Approval(
+        status=stored.status, rule=stored.rule, for_version=int(stored.for_version), placed_by=stored.placed_by,
+        deadline=stored.deadline, waiting_since=stored.waiting_since, reminded=bool(stored.reminded),
+        decided_at=stored.decided_at,
+        steps=[Step(s.role, s.status, s.by, s.at, s.note) for s in stored.steps or []],
+    )  # fmt: skip
 
 
 def event_records(order: Order) -> list[EventRecord]:
@@ -126,6 +162,7 @@ def to_order(record: OrderRecord, events: list[EventRecord] | None) -> Order:
         refunds={r.refund_id: _refund(r) for r in record.refunds or []},
         shipments=[Shipment(s.carrier, s.tracking_number, s.shipped_at) for s in record.shipments or []],
         reminded=bool(record.reminded),
+        approval=to_approval(record.approval),
         timeline=[
             TimelineEvent(int(e.seq), e.at, e.type, e.actor, e.data.as_dict() if e.data else {})
             for e in sorted(events or [], key=lambda e: e.seq)

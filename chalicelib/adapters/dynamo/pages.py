@@ -126,7 +126,7 @@ def _sort_value(key: dict[str, dict[str, str]], order_by: str) -> Any:
 
 
 def _key_of(record: Any, key_names: set[str]) -> dict:
-    serialized = record.serialize()
+    serialized = record.serialize(null_check=False)  # an index may project only some attributes
     return {name: serialized[name] for name in key_names}
 
 

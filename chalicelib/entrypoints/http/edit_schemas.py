@@ -3,9 +3,7 @@ built on the order schemas' types."""
 
 from __future__ import annotations
 
-from typing import Optional
-
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from chalicelib.entrypoints.http.schemas import (
     MAX_LINES,
@@ -19,19 +17,27 @@ from chalicelib.entrypoints.http.schemas import (
 )
 
 
+def _absent(schema: dict) -> None:
+    """Left out means unchanged, but null is not a value: the published field has no (null) default."""
+    schema.pop("default", None)
+
+
 class EditOrderIn(Strict):
     """At least one part. ``items`` is the whole new list of lines; ``note: ""`` clears the note."""
 
-    items: Optional[list[OrderItemIn]] = Field(
-        None, min_length=1, max_length=MAX_LINES, description="The whole new list; one line per SKU."
-    )
-    shipping_address: Optional[AddressIn] = None
-    note: Optional[Text(500, 0)] = None
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    items: list[OrderItemIn] = Field(
+        None, min_length=1, max_length=MAX_LINES, description="The whole new list; one line per SKU.",
+        json_schema_extra=_absent,
+    )  # fmt: skip
+    shipping_address: AddressIn = Field(None, json_schema_extra=_absent)
+    note: Text(500, 0) = Field(None, json_schema_extra=_absent)
 
     @field_validator("items")
     @classmethod
-    def _one_line_per_sku(cls, items: Optional[list[OrderItemIn]]) -> Optional[list[OrderItemIn]]:
-        return None if items is None else PlaceOrderIn._one_line_per_sku(items)
+    def _one_line_per_sku(cls, items: list[OrderItemIn]) -> list[OrderItemIn]:
+        return PlaceOrderIn._one_line_per_sku(items)
 
     @model_validator(mode="after")
     def _something(self) -> EditOrderIn:

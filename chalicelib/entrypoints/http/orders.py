@@ -13,10 +13,11 @@ from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.routing import (
     CUSTOMER,
     IDEMPOTENCY_KEY_PATTERN,
+    IF_MATCH_HEADER,
     SIGNED_IN,
     Call,
-    Header,
     endpoint,
+    if_match,
     respond,
 )
 from chalicelib.services.orders import PlaceOrder
@@ -111,7 +112,7 @@ def get_order(call: Call, order_id: str):
     access=SIGNED_IN,
     body="EditOrderIn",
     response="OrderOut",
-    headers=(Header("If-Match", 'Required: the ETag read, "<version>". A stale one is 412, none 428.'),),
+    headers=(IF_MATCH_HEADER,),
     response_headers=("ETag",),
     errors=(400, 401, 404, 409, 412, 413, 422, 428, 429, 502),
     tag="orders",
@@ -156,20 +157,6 @@ def idempotency_key(call: Call, missing: str) -> str:
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters.")
     return key
-
-
-IF_MATCH = re.compile(r'^(?:W/)?"([0-9]{1,12})"$')
-
-
-def if_match(call: Call) -> int:
-    """The version named by ``If-Match: "<version>"`` (``428`` without it, ``412`` when it cannot be a version)."""
-    raw = call.request.headers.get("if-match")
-    if raw is None:
-        raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the ETag you read.')
-    found = IF_MATCH.match(raw.strip())
-    if found is None:
-        raise ApiError(412, "version_mismatch", 'If-Match must be the ETag read, "<version>".')
-    return int(found.group(1))
 
 
 def order_id_or_404(raw: str) -> str:

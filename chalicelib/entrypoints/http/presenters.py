@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import customer_view
 from chalicelib.domain import payments as ledger
+from chalicelib.domain.approval import Policy
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
@@ -73,6 +74,47 @@ def order(item: Order, *, staff: bool) -> dict[str, Any]:
         "timeline": [timeline_event(event, staff=staff) for event in item.timeline],
         "version": item.version,
         "balance_due": ledger.balance_due(item),
+        "approval": approval(item, staff=staff),
+    }
+
+
+def approval(item: Order, *, staff: bool) -> dict[str, Any] | None:
+    """``{status, rule, steps: [{role, status, by?, at?, note?}], for_version}``; a customer sees no staff identities."""
+    if item.approval is None:
+        return None
+    shown = {
+        "status": item.approval.status,
+        "rule": item.approval.rule,
+        "steps": [
+            {key: value for key, value in vars(step).items() if value is not None} for step in item.approval.steps
+        ],
+        "for_version": item.approval.for_version,
+    }
+    return shown if staff else customer_view.approval(shown)
+
+
+def waiting_order(item: Order, *, staff: bool = True) -> dict[str, Any]:
+    """An order in the approvals list: what the approvals-waiting index projects."""
+    return {
+        "order_id": item.order_id,
+        "order_number": item.order_number,
+        "customer_id": item.customer_id,
+        "status": item.status,
+        "total": item.total,
+        "currency": item.currency,
+        "channel": item.channel,
+        "created_at": item.created_at,
+        "reserved_until": item.reserved_until,
+        "waiting_since": item.approval.waiting_since if item.approval else None,
+        "waiting_role": item.approval.waiting_role if item.approval else None,
+        "approval": approval(item, staff=staff),
+    }
+
+
+def approval_policy(policy: Policy) -> dict[str, Any]:
+    return {
+        "version": policy.version,
+        "rules": [{"name": r.name, "when": dict(r.when), "steps": list(r.steps)} for r in policy.rules],
     }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -325,3 +326,23 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+IF_MATCH_PATTERN = r'^(W/)?"[0-9]{1,12}"$'
+IF_MATCH = re.compile(r'^(?:W/)?"([0-9]{1,12})"$')
+IF_MATCH_HEADER = Header(
+    "If-Match", 'Required: the ETag read, "<version>". A stale one is 412, none 428.', True, IF_MATCH_PATTERN
+)
+
+
+def if_match(call: Call) -> int:
+    """The version named by ``If-Match: "<version>"`` (``428`` without it, ``412`` when it cannot be a version)."""
+    from chalicelib.entrypoints.http.errors import ApiError
+
+    raw = call.request.headers.get("if-match")
+    if raw is None:
+        raise ApiError(428, "precondition_required", 'Send If-Match: "<version>" with the ETag you read.')
+    found = IF_MATCH.match(raw.strip())
+    if found is None:
+        raise ApiError(412, "version_mismatch", 'If-Match must be the ETag read, "<version>".')
+    return int(found.group(1))

@@ -39,6 +39,30 @@ def orders() -> OrderService:
         catalogue=catalogue(),
         currency=settings.currency,
         payment_ttl=timedelta(minutes=settings.payment_ttl_minutes),
+        reviewer=lambda principal: approvals().reviewer(principal),
+    )
+
+
+@cache
+def approval_policies():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.approvals_repo import ApprovalPolicyRepository
+
+    aws.share_with_pynamodb()
+    return ApprovalPolicyRepository()
+
+
+@cache
+def approvals():
+    from chalicelib.adapters.dynamo.approvals_repo import ApprovalQueueRepository
+    from chalicelib.services.approvals import ApprovalService
+
+    return ApprovalService(
+        changes=changes(),
+        policies=approval_policies(),
+        queue=ApprovalQueueRepository(),
+        payment_ttl=timedelta(minutes=settings.payment_ttl_minutes),
+        approval_ttl=timedelta(hours=settings.approval_ttl_hours),
     )
 
 
@@ -98,7 +122,7 @@ def directory():
 def edits():
     from chalicelib.services.edits import EditService
 
-    return EditService(changes=changes(), catalogue=catalogue(), payments=payments())
+    return EditService(changes=changes(), catalogue=catalogue(), payments=payments(), approvals=approvals())
 
 
 @cache
