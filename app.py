@@ -12,7 +12,17 @@ from chalice import Chalice
 
 from chalicelib.config import settings
 from chalicelib.entrypoints import events, observability, schedules
-from chalicelib.entrypoints.http import approvals, audit, catalogue, orders, payments, receipts, staff_orders, system
+from chalicelib.entrypoints.http import (
+    approvals,
+    audit,
+    cart,
+    catalogue,
+    orders,
+    payments,
+    receipts,
+    staff_orders,
+    system,
+)
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
 
@@ -23,6 +33,7 @@ for _library in ("botocore", "boto3", "pynamodb", "urllib3"):  # at DEBUG they l
 
 app.register_blueprint(system.api)
 app.register_blueprint(catalogue.api)
+app.register_blueprint(cart.api)
 app.register_blueprint(orders.api)
 app.register_blueprint(payments.api)
 app.register_blueprint(staff_orders.api)

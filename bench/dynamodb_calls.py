@@ -52,6 +52,11 @@ TARGETS: dict[str, Target | None] = {
     "get product": Target(1),
     "cancel order": Target(2, exact=False),
     "replay order (same Idempotency-Key)": None,  # reported, no target
+    "set a cart line": Target(3),  # GetItem (the cart), BatchGetItem (its products), PutItem (conditional)
+    "get cart (2 lines)": Target(2),  # GetItem, one BatchGetItem of the products
+    "checkout (2 lines)": Target(4),  # BatchGetItem (key + cart), then POST /orders' three
+    "replay checkout (same Idempotency-Key)": None,
+    "quote (2 lines)": Target(1),
     "create order (held for approval: staff, admin)": Target(3, exact=False),  # the policy is cached
     "list approvals (staff)": Target(ORDER_SHARDS),  # one Query per shard of the staff steps' index partitions
     "approve (a step; the next one waits)": Target(2),  # Query (the order), TransactWriteItems
@@ -124,6 +129,7 @@ class Operations:
             headers={"idempotency-key": key},
         )
         self.approvals()
+        self.cart()
         return self.counts
 
     def approvals(self) -> None:
@@ -138,6 +144,19 @@ class Operations:
         done = self.measure("approve (the last step: confirmed)", "POST", path, self.admin, body={})
         if done["status"] != "confirmed":
             raise BenchError(f"approve: the order is {done['status']} after its last step")
+
+    def cart(self) -> None:
+        """Quote, fill the cart (two lines), read it, check it out, and replay the checkout."""
+        customer, lines = self.customer, (("CALLS-TEA-02", 1), ("CALLS-GARDEN-02", 2))
+        self.measure("quote (2 lines)", "POST", "/orders/quote", customer, body=order_body(*lines))
+        self.api.call("PUT", f"/cart/items/{lines[0][0]}", customer, body={"quantity": lines[0][1]})
+        self.measure("set a cart line", "PUT", f"/cart/items/{lines[1][0]}", customer, body={"quantity": lines[1][1]})
+        self.measure("get cart (2 lines)", "GET", "/cart", customer)
+        key, body = new_key(), {"shipping_address": order_body()["shipping_address"]}
+        self.measure("checkout (2 lines)", "POST", "/cart/checkout", customer, 201, body=body,
+                     headers={"idempotency-key": key})  # fmt: skip
+        self.measure("replay checkout (same Idempotency-Key)", "POST", "/cart/checkout", customer, body=body,
+                     headers={"idempotency-key": key})  # fmt: skip
 
 
 def seed_catalogue(stack: Stack) -> None:

@@ -38,6 +38,7 @@ PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
 STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "admin": 200}
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
+CUSTOMERS = {"anonymous": 401, "customer": 200, "other": 200, "staff": 403, "admin": 403}  # their own cart or quote
 ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
@@ -66,6 +67,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "PUT /staff/settings/approval": {**STAFF_ONLY, "staff": 403},
     "POST /staff/orders/{order_id}/approve": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
+    "POST /orders/quote": CUSTOMERS,
+    "GET /cart": CUSTOMERS,
+    "PUT /cart/items/{sku}": CUSTOMERS,
+    "DELETE /cart/items/{sku}": CUSTOMERS,
+    "DELETE /cart": CUSTOMERS,
+    "POST /cart/checkout": {**CUSTOMERS, "customer": 201, "other": 201},  # each checks out their own cart
     "GET /staff/audit": ADMIN_ONLY,
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -137,6 +144,15 @@ def call(
         headers["idempotency-key"] = uuid.uuid4().hex
         body = {**order_body((SKU, 1)), "customer_id": api.users["customer"].sub, "channel": "phone"}
         return api.post(path, body, as_=as_, headers=headers)
+    if route == "POST /orders/quote":
+        return api.post(path, order_body((SKU, 1)), as_=as_, headers=headers)
+    if route == "PUT /cart/items/{sku}":
+        return api.request(method, path, as_=as_, json_body={"quantity": 1}, headers=headers)
+    if route == "POST /cart/checkout":
+        if as_ is not None:
+            api.request("PUT", f"/cart/items/{SKU}", as_=as_, json_body={"quantity": 1})  # staff: 403 too
+        headers["idempotency-key"] = uuid.uuid4().hex
+        return api.post(path, {"shipping_address": order_body()["shipping_address"]}, as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
     if route == "PUT /staff/settings/approval":
@@ -227,6 +243,17 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["method"] == "bank_transfer"
         assert reply.body["instructions"]["reference_code"].startswith("PAY-")
         assert api.get(f"/orders/{order_id}", as_="customer").body["payment_status"] == "pending"
+    elif route == "POST /cart/checkout":
+        assert reply.body["customer_id"] == stack.users[caller].sub
+        assert [(line["sku"], line["quantity"]) for line in reply.body["lines"]] == [(SKU, 1)]
+        assert api.get("/cart", as_=caller).body["items"] == []
+    elif route == "PUT /cart/items/{sku}":
+        assert [(item["sku"], item["quantity"]) for item in reply.body["items"]] == [(SKU, 1)]
+        assert api.get("/cart", as_=caller).body == reply.body
+        assert snapshot(api, order_id) == before
+    elif route == "POST /orders/quote":
+        assert reply.body["total"] == 1999
+        assert snapshot(api, order_id) == before
     elif route.endswith("/cancel"):
         assert reply.body["status"] == "cancelled"
         assert api.get(f"/orders/{order_id}", as_="customer").body["status"] == "cancelled"

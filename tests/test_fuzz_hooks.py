@@ -78,3 +78,22 @@ def test_the_run_uses_every_check_a_fixed_number_of_cases_and_no_state_from_earl
         assert allowed <= (
             {"2xx", "400"} if path == "/webhooks/stripe" else {"2xx", "401", "403", "404", "409", "412", "429"}
         )
+
+
+@pytest.mark.parametrize("path", ["/orders/quote", "/cart/checkout"])
+def test_positive_quotes_and_checkouts_name_an_address_and_redeem_no_points(hooks, path):
+    body = {"address_id": "home", "points_to_redeem": 5, "note": "x"}
+    mapped = hooks.map_case(None, case(True, path=path, body=body))
+    assert mapped.body == {"note": "x", "shipping_address": hooks.ADDRESS}
+    assert body == {"address_id": "home", "points_to_redeem": 5, "note": "x"}
+    null = hooks.map_case(None, case(True, path=path, body={"shipping_address": None}))
+    assert null.body == {"shipping_address": hooks.ADDRESS}
+    given = {"shipping_address": {"name": "n"}, "address_id": "home"}
+    assert hooks.map_case(None, case(True, path=path, body=given)).body == {"shipping_address": {"name": "n"}}
+
+
+def test_positive_quotes_name_real_skus_and_cart_lines_a_real_sku(hooks):
+    quote = hooks.map_case(None, case(True, path="/orders/quote", body={**ORDER, "shipping_address": {}}))
+    assert [item["sku"] for item in quote.body["items"]] == ["TEE-1", "MUG-1"]
+    line = hooks.map_case(None, case(True, method="PUT", path="/cart/items/{sku}", path_parameters={"sku": "0"}))
+    assert line.path_parameters == {"sku": "TEE-1"}

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from chalicelib.domain import lifecycle
+from chalicelib.domain import lifecycle, pricing
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.money import MAX_AMOUNT
-from chalicelib.domain.orders import Order, OrderLine, RequestedLine, price_lines
+from chalicelib.domain.orders import Order, OrderLine, RequestedLine
 from chalicelib.domain.payment_records import balance_due, excess_paid
 
 
@@ -75,10 +74,9 @@ def revise(
     result.stock = {sku: delta for sku, delta in result.stock.items() if delta}
     total_from, moved = order.total, address != order.shipping_address
     order.lines, order.shipping_address, order.note = lines, address, note
-    order.subtotal = sum(line.line_total for line in lines)
-    order.total = order.subtotal - order.discount + order.shipping
-    if order.total > MAX_AMOUNT:
-        raise ValidationFailed("The order total is too large.", fields={"items": "total too large"})
+    priced = pricing.totals(lines, order.currency)  # 422 beyond MAX_AMOUNT
+    order.subtotal, order.discount, order.shipping = priced.subtotal, priced.discount, priced.shipping
+    order.total = priced.total
     if order.payment_status in lifecycle.UNPAID:
         ledger.close_open(order, actor, at, "order_modified", closed_at_provider=closed_at_provider)
     else:
@@ -108,18 +106,4 @@ def _new_lines(order: Order, items: list[RequestedLine], catalogue: dict[str, Pr
     """Kept SKUs at the price they were ordered at, new ones at today's (refused if unknown or inactive)."""
     if not items:
         raise ValidationFailed("An order needs at least one line; cancel it instead.", fields={"items": "empty"})
-    kept = {line.sku: line for line in order.lines}
-    fresh = [(index, item) for index, item in enumerate(items) if item.sku not in kept]
-    try:
-        priced = {line.sku: line for line in price_lines([item for _, item in fresh], catalogue, order.currency)}
-    except ValidationFailed as refused:  # name the lines by their place in this request, not among the new ones
-        fields = refused.details["fields"]
-        renamed = {f"items[{index}].sku": fields[f"items[{n}].sku"] for n, (index, _) in enumerate(fresh)
-                   if f"items[{n}].sku" in fields}  # fmt: skip
-        raise ValidationFailed(refused.message, fields=renamed, code=refused.code) from None
-    return [
-        OrderLine(item.sku, kept[item.sku].name, kept[item.sku].unit_price, item.quantity)
-        if item.sku in kept
-        else priced[item.sku]
-        for item in items
-    ]
+    return pricing.price_lines(items, catalogue, order.currency, kept={line.sku: line for line in order.lines})

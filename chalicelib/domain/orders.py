@@ -8,26 +8,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.domain import lifecycle
+from chalicelib.domain import lifecycle, pricing
 from chalicelib.domain.approval import Approval
-from chalicelib.domain.catalogue import Product
-from chalicelib.domain.errors import OutOfStock, ValidationFailed
-from chalicelib.domain.money import MAX_AMOUNT, line_total
+from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.payments import Payment, Refund
+from chalicelib.domain.pricing import OrderLine, RequestedLine, price_lines  # noqa: F401 (priced there, named here)
 
 CHANNELS = ("web", "mobile", "marketplace", "pos", "api", "phone")  # phone: taken by staff (an extension)
-
-
-@dataclass(frozen=True)
-class OrderLine:
-    sku: str
-    name: str
-    unit_price: int
-    quantity: int
-
-    @property
-    def line_total(self) -> int:
-        return line_total(self.unit_price, self.quantity)
 
 
 @dataclass(frozen=True)
@@ -106,28 +93,6 @@ class Order:
         return self.record(event_type, actor, at, data)
 
 
-@dataclass(frozen=True)
-class RequestedLine:
-    sku: str
-    quantity: int
-
-
-def price_lines(requested: list[RequestedLine], catalogue: dict[str, Product], currency: str) -> list[OrderLine]:
-    """Lines priced from the catalogue. Unknown or inactive SKUs and foreign currencies are refused."""
-    bad: dict[str, str] = {}
-    for index, item in enumerate(requested):
-        product = catalogue.get(item.sku)
-        if product is None or not product.active:
-            bad[f"items[{index}].sku"] = f"unknown or unavailable sku: {item.sku}"
-        elif product.currency != currency:
-            bad[f"items[{index}].sku"] = f"priced in {product.currency}, not {currency}"
-    if bad:
-        raise ValidationFailed("Some items cannot be ordered.", fields=bad, code="unknown_sku")
-    return [
-        OrderLine(item.sku, catalogue[item.sku].name, catalogue[item.sku].price, item.quantity) for item in requested
-    ]
-
-
 def check_stock(requested: list[RequestedLine], available: dict[str, int]) -> None:
     """Refuse early what the catalogue already shows cannot be reserved."""
     short = [
@@ -159,11 +124,8 @@ def new_order(
     ``review`` (the approval policy) sees the priced order: an ``Approval`` holds it in
     ``pending_approval``, its stock reserved until the approval's deadline.
     """
-    subtotal = sum(line.line_total for line in lines)
-    discount, shipping = 0, 0
-    total = subtotal - discount + shipping
-    if total > MAX_AMOUNT:
-        raise ValidationFailed("The order total is too large.", fields={"items": "total too large"})
+    priced = pricing.totals(lines, currency)  # 422 beyond MAX_AMOUNT
+    subtotal, discount, shipping, total = priced.subtotal, priced.discount, priced.shipping, priced.total
     at = iso(now)
     order = Order(
         order_id=order_id,

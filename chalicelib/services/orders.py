@@ -75,6 +75,9 @@ class OrderService:
         command: PlaceOrder,
         idempotency_key: str,
         check_owner: Callable[[str], None] | None = None,
+        *,
+        request_hash: str | None = None,
+        empty_cart: int | None = None,
     ) -> tuple[Order, bool]:
         """Price the lines from the catalogue and reserve all their stock at once.
 
@@ -84,8 +87,10 @@ class OrderService:
         cold, Query (limit 1: the customer's first order?) only while a policy rule uses ``first_order``.
         A replay is found by the first call, so it takes no order number and answers the first order even
         if the catalogue would refuse it now.
+        A checkout (``services/cart.py``) names its own ``request_hash`` (its body's) and the cart
+        version to empty in the same transaction (``CartChanged`` if the cart changed meanwhile).
         """
-        request_hash = command.fingerprint()
+        request_hash = request_hash or command.fingerprint()
         owner = command.customer_id or principal.subject  # a staff order belongs to its customer
         earlier, products = self.orders.order_inputs(
             principal.subject, idempotency_key, [line.sku for line in command.items]
@@ -119,7 +124,7 @@ class OrderService:
             try:
                 self.orders.create(
                     order, idempotency_key, request_hash, reservations, scope=principal.subject,
-                    audit=_placed_by_staff(principal, order),
+                    audit=_placed_by_staff(principal, order), empty_cart=empty_cart,
                 )  # fmt: skip
                 order.new_events.clear()
                 return order, True
@@ -155,6 +160,10 @@ class OrderService:
                 )
 
         return self.place(principal, command, idempotency_key, check_owner=known)
+
+    def replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
+        """The order an Idempotency-Key's first request made, found by the caller (a checkout)."""
+        return self._replay(earlier, request_hash)
 
     def _replay(self, earlier: IdempotentReplay, request_hash: str) -> Order:
         """The order the key's first request made (``422`` if this request is another one)."""

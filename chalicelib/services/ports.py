@@ -8,6 +8,7 @@ from typing import Generic, Protocol, TypeVar
 
 from chalicelib.domain.approval import Policy
 from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.cart import Cart
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
@@ -98,6 +99,10 @@ class WriteConflict(Exception):
         self.on_idempotency_key = on_idempotency_key
 
 
+class CartChanged(Exception):
+    """The cart changed since it was read (another device, another checkout): read it again."""
+
+
 class CustomerDirectory(Protocol):
     def is_customer(self, customer_id: str) -> bool: ...
 
@@ -131,8 +136,12 @@ class OrdersRepo(Protocol):
         stock: list[StockChange],
         *,
         scope: str | None = None,
+        empty_cart: int | None = None,
         audit: tuple[AuditEntry, ...] = (),
-    ) -> None: ...
+    ) -> None:
+        """``empty_cart``: the version of the customer's cart read, emptied in the same transaction."""
+        ...
+
     def save(
         self,
         order: Order,
@@ -156,6 +165,17 @@ class OrdersRepo(Protocol):
     def due(
         self, kind: str, until: str, limit: int, after: DueCursor | None = None
     ) -> tuple[list[DueOrder], DueCursor]: ...
+
+
+class CartRepo(Protocol):
+    def get(self, customer_id: str) -> Cart | None: ...
+    def save(self, cart: Cart, expected_version: int) -> Cart:
+        """Write ``cart`` as version ``expected_version + 1`` (``CartChanged`` if it is not at that version)."""
+        ...
+
+    def checkout_inputs(self, customer_id: str, idempotency_key: str) -> tuple[IdempotentReplay | None, Cart | None]:
+        """The key's earlier use and the cart, read consistently in one call."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ ones are left exactly as generated), these hooks supply that state:
   (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
 - order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
   one line per SKU is a rule across items);
+- quotes and checkouts name a shipping address and redeem no points (the address book and points
+  are state that does not exist yet), and a cart line names a real SKU;
 - a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
   contract takes exactly one of two optional parameters);
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
@@ -45,13 +47,21 @@ def map_case(context: Any, case: Any) -> Any:
         return case
     if isinstance(case.query, Mapping) and "cursor" in case.query:
         case.query = {name: value for name, value in case.query.items() if name != "cursor"}
+    if (
+        case.method.upper() == "POST"
+        and case.path in ("/orders/quote", "/cart/checkout")
+        and isinstance(case.body, dict)
+    ):
+        case.body = _deliverable(case.body)
+    if case.method.upper() == "PUT" and case.path == "/cart/items/{sku}" and SKUS:
+        case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
     if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
         case.body = {**case.body, "customer_id": CUSTOMER_ID}
     if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
         one = [name for name in ("order_number", "payment_reference") if name in case.query][:1] or ["order_number"]
         case.query = {one[0]: case.query.get(one[0], "20260101-000001")}
     lines_of_an_order = (case.method.upper(), case.path) in (
-        ("POST", "/orders"), ("POST", "/staff/orders"), ("PATCH", "/orders/{order_id}"),
+        ("POST", "/orders"), ("POST", "/orders/quote"), ("POST", "/staff/orders"), ("PATCH", "/orders/{order_id}"),
     )  # fmt: skip
     if lines_of_an_order and isinstance(case.body, dict) and SKUS:
         items = case.body.get("items")
@@ -63,3 +73,14 @@ def map_case(context: Any, case: Any) -> Any:
         headers[KEY] = f"{case.headers[KEY][:238]}.{digest}"
         case.headers = headers
     return case
+
+
+ADDRESS = {"name": "Fuzz", "phone": "12345", "line1": "1 Test Road", "city": "Test", "country": "CN"}
+
+
+def _deliverable(body: dict[str, Any]) -> dict[str, Any]:
+    """No address book and no points exist yet (customers issue): a positive body names an address, redeems none."""
+    body = {name: value for name, value in body.items() if name not in ("address_id", "points_to_redeem")}
+    if body.get("shipping_address") is None:  # absent, or sent as null
+        body["shipping_address"] = ADDRESS
+    return body

@@ -293,3 +293,32 @@ def payment_ref_pk(provider_reference: str) -> str:
 
 
 PAYMENT_REF_SK = "#PAYREF"
+
+
+class CartLineMap(MapAttribute):
+    sku = UnicodeAttribute()
+    quantity = NumberAttribute()
+    price_seen = NumberAttribute()
+    name_seen = UnicodeAttribute()
+    added_at = UnicodeAttribute()
+
+
+class CartRecord(OrdersTableItem, discriminator="cart"):
+    """A customer's cart (``CUSTOMER#<sub>`` / ``#CART``): written only at the ``version`` it was read at.
+
+    It lapses (the table's TTL on ``expires_at``) 30 days after its last change. Emptied, it stays, with a
+    higher version, so a checkout that read an older version can never match a cart filled again since.
+    """
+
+    customer_id = UnicodeAttribute()
+    lines = ListAttribute(of=CartLineMap, default=list)
+    version = NumberAttribute()
+    updated_at = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+def customer_pk(customer_id: str) -> str:
+    return f"CUSTOMER#{customer_id}"
+
+
+CART_SK = "#CART"

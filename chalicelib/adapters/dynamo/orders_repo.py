@@ -38,6 +38,7 @@ from chalicelib.config import settings
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import (
+    CartChanged,
     DueCursor,
     DueOrder,
     IdempotencyClaim,
@@ -184,6 +185,7 @@ class OrdersRepository:
         request_hash: str,
         stock: list[StockChange],
         *,
+        empty_cart: int | None = None,
         scope: str | None = None,
         audit: tuple[AuditEntry, ...] = (),
     ) -> None:
@@ -193,6 +195,8 @@ class OrdersRepository:
         was used, ``StockShortage`` naming the SKUs that could not be reserved, or
         ``WriteConflict`` when a concurrent transaction touched the same items. ``scope``: whose
         keys these are (the caller: the customer, or the staff member placing an order for one).
+        ``empty_cart`` (a checkout) empties the customer's cart in it too, if still at that version
+        (``CartChanged`` otherwise).
         """
         scope = scope or order.customer_id
         idempotency = _idempotency_record(IdempotencyClaim(scope, idempotency_key, request_hash), order)
@@ -200,6 +204,10 @@ class OrdersRepository:
         puts.append((to_record(order), OrderRecord.pk.does_not_exist()))
         puts.extend((record, EventRecord.pk.does_not_exist()) for record in event_records(order))
         puts.extend(_audit_puts(audit))
+        if empty_cart is not None:
+            from chalicelib.adapters.dynamo.cart_repo import emptied_record
+
+            puts.append(emptied_record(order.customer_id, empty_cart, order.created_at))
         try:
             self._commit(puts, stock)
         except TransactWriteError as error:
@@ -208,6 +216,8 @@ class OrdersRepository:
                 replay = self.find_idempotent(scope, idempotency_key)
                 if replay is not None:
                     raise replay from None
+            if empty_cart is not None and reasons[len(puts) - 1 : len(puts)] == ["ConditionalCheckFailed"]:
+                raise CartChanged() from None
             if reasons[0] == "TransactionConflict":
                 raise WriteConflict(on_idempotency_key=True) from None
             short = [
@@ -298,6 +308,9 @@ def _reasons(error: TransactWriteError) -> list[str | None]:
 
 def _idempotency_pk(scope: str, key: str) -> str:
     return f"IDEM#{scope}#{key}"
+
+
+idempotency_pk = _idempotency_pk  # also read by the cart's checkout (cart_repo.py)
 
 
 def _idempotency_record(claim: IdempotencyClaim, order: Order) -> IdempotencyRecord:

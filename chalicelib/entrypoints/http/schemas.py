@@ -496,7 +496,15 @@ from chalicelib.entrypoints.http.approval_schemas import (  # noqa: E402  (they 
     RejectIn,
     WaitingOrderPage,
 )
+from chalicelib.entrypoints.http.cart_schemas import (  # noqa: E402  (built on the types above)
+    CartItemIn,
+    CartOut,
+    CheckoutIn,
+    QuoteIn,
+    QuoteOut,
+)
 from chalicelib.entrypoints.http.edit_schemas import EditOrderIn, StaffOrderIn  # noqa: E402  (built on the above)
 
-__all__ = ["ApprovalOut", "ApprovalPolicyIn", "ApprovalPolicyOut", "ApprovalsQuery", "ApproveIn", "EditOrderIn",
-           "RejectIn", "StaffOrderIn", "WaitingOrderPage"]  # fmt: skip
+__all__ = ["ApprovalOut", "ApprovalPolicyIn", "ApprovalPolicyOut", "ApprovalsQuery", "ApproveIn", "CartItemIn",
+           "CartOut", "CheckoutIn", "EditOrderIn", "QuoteIn", "QuoteOut", "RejectIn", "StaffOrderIn",
+           "WaitingOrderPage"]  # fmt: skip

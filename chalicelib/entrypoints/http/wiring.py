@@ -67,6 +67,15 @@ def approvals():
 
 
 @cache
+def cart():
+    from chalicelib.adapters.dynamo.cart_repo import CartRepository
+    from chalicelib.services.cart import CartService
+
+    orders_repo()  # shares the session with PynamoDB first
+    return CartService(carts=CartRepository(), catalogue=catalogue(), orders=orders(), currency=settings.currency)
+
+
+@cache
 def audit_log():
     from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.audit_repo import AuditRepository
