@@ -62,7 +62,7 @@ def test_every_source_in_the_zip_has_a_valid_unchecked_cpython_311_pyc(deploymen
     with zipfile.ZipFile(deployment) as archive:
         names = set(archive.namelist())
         sources = sorted(name for name in names if name.endswith(".py"))
-        assert "app.py" in sources and "chalicelib/entrypoints/http/schemas.py" in sources
+        assert "app.py" in sources and "chalicelib/entrypoints/http/schemas/__init__.py" in sources
         for source in sources:
             pyc = bytecode.pyc_name(source)
             assert pyc in names, f"{source} has no {pyc}"

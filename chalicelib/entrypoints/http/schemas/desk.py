@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from chalicelib.entrypoints.http.schemas import (
-    MAX_LINES,
-    AddressIn,
-    Channel,
-    CustomerId,
-    OrderItemIn,
-    PlaceOrderIn,
-    Strict,
-    Text,
-)
+from chalicelib.entrypoints.http.schemas.base import MAX_LINES, Channel, CustomerId, Strict, Text
+from chalicelib.entrypoints.http.schemas.orders import AddressIn, OrderItemIn, PlaceOrderIn
 
 
 def _absent(schema: dict) -> None:

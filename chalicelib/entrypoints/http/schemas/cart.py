@@ -6,19 +6,17 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import Field
 
-from chalicelib.entrypoints.http.schemas import (
+from chalicelib.entrypoints.http.schemas.base import (
     MAX_QUANTITY,
-    AddressIn,
     Amount,
     Channel,
-    OrderLineOut,
     Pattern,
-    PlaceOrderIn,
     Schema,
     Strict,
     Text,
     WholeNumber,
 )
+from chalicelib.entrypoints.http.schemas.orders import AddressIn, OrderLineOut, PlaceOrderIn
 
 AddressId = Annotated[str, Pattern(r"^[A-Za-z0-9_-]{1,64}$", "must be 1 to 64 letters (A-Z, a-z), digits, '_' or '-'")]
 Points = Annotated[int, WholeNumber, Field(ge=0, le=10**9, description="Points to take off (100 per 100 minor units).")]

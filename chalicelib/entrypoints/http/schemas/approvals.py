@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from chalicelib.domain.approval import ROLES
 from chalicelib.domain.orders import CHANNELS
-from chalicelib.entrypoints.http.schemas import (
+from chalicelib.entrypoints.http.schemas.base import (
     MAX_AMOUNT,
     MAX_LINES,
     MAX_QUANTITY,
