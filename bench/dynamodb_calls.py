@@ -50,6 +50,7 @@ TARGETS: dict[str, Target | None] = {
     "list products (sort=name, min_price=...)": Target(PRODUCT_SHARDS),
     "list products (q=...)": Target(PRODUCT_SHARDS),
     "get product": Target(1),
+    "edit order (a line's quantity)": Target(3),  # Query, BatchGetItem (the new lines' prices), TransactWriteItems
     "cancel order": Target(2, exact=False),
     "replay order (same Idempotency-Key)": None,  # reported, no target
     "set a cart line": Target(3),  # GetItem (the cart), BatchGetItem (its products), PutItem (conditional)
@@ -119,6 +120,10 @@ class Operations:
         if not found["items"]:
             raise BenchError("list products (q=...): the search found nothing")
         self.measure("get product", "GET", "/products/CALLS-TEA-01", None)
+        edit = {"items": [{"sku": "CALLS-TEA-01", "quantity": 2}, {"sku": "CALLS-BOOKS-01", "quantity": 2}]}
+        version = self.api.call("GET", f"/orders/{order_id}", customer)[1]["version"]
+        self.measure("edit order (a line's quantity)", "PATCH", f"/orders/{order_id}", customer, body=edit,
+                     headers={"if-match": f'"{version}"'})  # fmt: skip
         self.measure("cancel order", "POST", f"/orders/{order_id}/cancel", customer, body={"reason": "bench"})
         self.measure(
             "replay order (same Idempotency-Key)",

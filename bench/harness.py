@@ -27,6 +27,7 @@ PASSWORD = "Passw0rd-for-bench"
 APP_ENV = {
     "ORDERS_TABLE": "orders",
     "PRODUCTS_TABLE": "products",
+    "AUDIT_TABLE": "audit",
     "CURRENCY": "CNY",
     "PAYMENT_TTL_MINUTES": "30",
     "AWS_REGION": REGION,
@@ -43,7 +44,11 @@ class BenchError(RuntimeError):
 
 def table_names() -> dict[str, str]:
     """Logical name in infra/ -> the table name the app uses."""
-    return {"OrdersTable": os.environ["ORDERS_TABLE"], "ProductsTable": os.environ["PRODUCTS_TABLE"]}
+    return {
+        "OrdersTable": os.environ["ORDERS_TABLE"],
+        "ProductsTable": os.environ["PRODUCTS_TABLE"],
+        "AuditTable": os.environ["AUDIT_TABLE"],
+    }
 
 
 def configure_environment() -> None:
@@ -154,7 +159,7 @@ class Stack:
         CatalogueRepository().put(product)
 
     def reset_tables(self) -> None:
-        """Drop and re-create both tables, empty (an emulated transaction costs more as its tables grow)."""
+        """Drop and re-create the tables, empty (an emulated transaction costs more as its tables grow)."""
         from devstack import resources
 
         resources.delete_tables(self.dynamodb, table_names())

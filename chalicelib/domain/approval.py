@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.domain import lifecycle
-from chalicelib.domain.errors import Conflict, DomainError, InvalidTransition
+from chalicelib.domain.errors import Conflict, Forbidden, InvalidTransition
 
 ROLES = ("staff", "admin")
 SETTING = "approval"  # the setting's name (its item: SETTING#approval)
@@ -133,10 +133,8 @@ class Approval:
         return {self.placed_by} | {_subject(step.by) for step in self.steps if step.by}
 
 
-class NotAllowed(DomainError):
+class NotAllowed(Forbidden):
     """The caller's role may not decide this step (``403``)."""
-
-    code = "forbidden"
 
 
 class SameApprover(Conflict):

@@ -20,6 +20,12 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller's role may not do this (``403``)."""
+
+    code = "forbidden"
+
+
 class ValidationFailed(DomainError):
     """Input that is well-formed but not acceptable; `fields` maps field path to reason."""
 

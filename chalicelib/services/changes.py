@@ -14,10 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from chalicelib.domain import payments as ledger
-from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.orders import Order, iso
 from chalicelib.domain.payments import Refund
@@ -29,6 +28,9 @@ from chalicelib.services.ports import (
     StockChange,
     WriteConflict,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audit import AuditEntry
 
 log = logging.getLogger("orders.changes")
 T = TypeVar("T")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from chalicelib.domain.approval import Policy
-from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.cart import Cart
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.orders import Order
 from chalicelib.domain.payments import ProviderEvent, ProviderRefund
+
+if TYPE_CHECKING:  # annotations only: the use cases that need them load them
+    from chalicelib.domain.approval import Policy
+    from chalicelib.domain.audit import AuditEntry
+    from chalicelib.domain.cart import Cart
 
 T = TypeVar("T")
 

@@ -14,20 +14,22 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.audit_repo import add_audit
 from chalicelib.adapters.dynamo.models import SETTING_SK, OrderRecord, SettingRecord, setting_pk
 from chalicelib.adapters.dynamo.order_records import ORDER_SHARDS, sharded, to_approval
 from chalicelib.adapters.dynamo.pages import sharded_page
 from chalicelib.config import settings
 from chalicelib.domain.approval import DEFAULT_POLICY, SETTING, Policy, Rule
-from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.orders import Order
 from chalicelib.services.ports import Page, WriteConflict
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audit import AuditEntry
 
 CACHE_SECONDS = 30.0
 
@@ -80,6 +82,8 @@ class ApprovalPolicyRepository:
             condition = SettingRecord.pk.does_not_exist()
         else:
             condition = SettingRecord.version == expected_version
+        from chalicelib.adapters.dynamo.audit_repo import add_audit  # the audit table's model, only to change
+
         try:
             with TransactWrite(connection=Connection(region=settings.region)) as transaction:
                 transaction.save(record, condition=condition)

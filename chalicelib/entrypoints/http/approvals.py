@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from chalicelib.domain.approval import NotAllowed, Rule
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
 from chalicelib.entrypoints.http.orders import order_id_or_404
@@ -50,6 +49,8 @@ def put_policy(call: Call):
             422, "validation_failed", "Some body fields are not valid.",
             fields={"version": "must be the version in If-Match"},
         )  # fmt: skip
+    from chalicelib.domain.approval import Rule
+
     rules = [Rule(rule.name, rule.when.model_dump(exclude_none=True), tuple(rule.steps)) for rule in body.rules]
     policy = wiring.approvals().replace_policy(call.principal, version, rules)
     return respond(presenters.approval_policy(policy), 200, {"ETag": f'"{policy.version}"'})
@@ -84,10 +85,7 @@ def list_waiting(call: Call) -> dict:
     tag="approvals",
 )
 def approve(call: Call, order_id: str) -> dict:
-    try:
-        order = wiring.approvals().approve(call.principal, order_id_or_404(order_id), call.body.note or None)
-    except NotAllowed as error:
-        raise ApiError(403, error.code, error.message, **error.details) from None
+    order = wiring.approvals().approve(call.principal, order_id_or_404(order_id), call.body.note or None)
     return presenters.order(order, staff=True)
 
 
@@ -103,8 +101,5 @@ def approve(call: Call, order_id: str) -> dict:
     tag="approvals",
 )
 def reject(call: Call, order_id: str) -> dict:
-    try:
-        order = wiring.approvals().reject(call.principal, order_id_or_404(order_id), call.body.reason)
-    except NotAllowed as error:
-        raise ApiError(403, error.code, error.message, **error.details) from None
+    order = wiring.approvals().reject(call.principal, order_id_or_404(order_id), call.body.reason)
     return presenters.order(order, staff=True)

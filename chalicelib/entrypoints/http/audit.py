@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.domain.audit import AuditEntry
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.routing import ADMIN, Call, endpoint
+
+if TYPE_CHECKING:
+    from chalicelib.domain.audit import AuditEntry
 
 api = Blueprint(__name__)
 

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
-from chalicelib.domain.cart import CartView
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.orders import RequestedLine
-from chalicelib.domain.pricing import Priced
-from chalicelib.entrypoints.http import presenters, wiring
-from chalicelib.entrypoints.http.orders import idempotency_key
-from chalicelib.entrypoints.http.routing import CUSTOMER, Call, endpoint, respond
-from chalicelib.services.cart import Checkout, delivery_and_points
+from chalicelib.entrypoints.http import wiring
+from chalicelib.entrypoints.http.orders import idempotency_key, placed
+from chalicelib.entrypoints.http.routing import CUSTOMER, Call, endpoint
+
+if TYPE_CHECKING:
+    from chalicelib.domain.cart import CartView
+    from chalicelib.domain.pricing import Priced
 
 api = Blueprint(__name__)
 
@@ -34,6 +35,8 @@ SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 )
 def quote(call: Call) -> dict:
     body = call.body
+    from chalicelib.services.cart import delivery_and_points  # the cart's use cases load with its first request
+
     delivery_and_points(body.shipping_address, body.address_id, body.points_to_redeem)
     result = wiring.cart().quote([RequestedLine(item.sku, item.quantity) for item in body.items])
     return {**priced(result.priced), "points_available": result.points_available}
@@ -115,6 +118,8 @@ def clear_cart(call: Call) -> dict:
 def checkout(call: Call):
     key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every checkout.")
     body = call.body
+    from chalicelib.services.cart import Checkout
+
     command = Checkout(
         body=body.model_dump(exclude_none=True),
         shipping_address=None if body.shipping_address is None else body.shipping_address.model_dump(exclude_none=True),
@@ -124,11 +129,7 @@ def checkout(call: Call):
         points_to_redeem=body.points_to_redeem,
     )
     order, created = wiring.cart().checkout(call.principal, command, key)
-    return respond(
-        presenters.order(order, staff=False),
-        201 if created else 200,
-        {"Location": f"/orders/{order.order_id}", "Idempotent-Replayed": "false" if created else "true"},
-    )
+    return placed(order, created, staff=False)
 
 
 def priced(result: Priced) -> dict[str, Any]:

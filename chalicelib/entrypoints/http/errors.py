@@ -33,6 +33,8 @@ def from_domain(error: domain.DomainError) -> Response:
     headers = None
     if isinstance(error, domain.NotFound):
         status = 404
+    elif isinstance(error, domain.Forbidden):
+        status = 403
     elif isinstance(error, domain.VersionMismatch):
         status = 412
     elif isinstance(error, domain.ValidationFailed):

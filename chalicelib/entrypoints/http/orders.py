@@ -53,8 +53,13 @@ def place_order(call: Call):
         note=body.note or None,
     )
     order, created = wiring.orders().place(call.principal, command, key)
+    return placed(order, created, staff=call.principal.is_staff)
+
+
+def placed(order, created: bool, *, staff: bool):
+    """A new order's answer: ``201`` with its Location, or ``200`` for a replay of the same request."""
     return respond(
-        presenters.order(order, staff=call.principal.is_staff),
+        presenters.order(order, staff=staff),
         201 if created else 200,
         {"Location": f"/orders/{order.order_id}", "Idempotent-Replayed": "false" if created else "true"},
     )

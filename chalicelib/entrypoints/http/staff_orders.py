@@ -6,8 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.orders import idempotency_key
-from chalicelib.entrypoints.http.routing import STAFF, Call, endpoint, respond
+from chalicelib.entrypoints.http.orders import idempotency_key, placed
+from chalicelib.entrypoints.http.routing import STAFF, Call, endpoint
 from chalicelib.services.orders import PlaceOrder
 
 api = Blueprint(__name__)
@@ -40,11 +40,7 @@ def place_staff_order(call: Call):
         customer_id=body.customer_id,
     )
     order, created = wiring.orders().place_for(call.principal, command, key, wiring.directory())
-    return respond(
-        presenters.order(order, staff=True),
-        201 if created else 200,
-        {"Location": f"/orders/{order.order_id}", "Idempotent-Replayed": "false" if created else "true"},
-    )
+    return placed(order, created, staff=True)
 
 
 @endpoint(

@@ -1,36 +1,27 @@
-"""Request and response schemas (pydantic), by capability. Imported on first use, not at cold start.
+"""Request and response schemas (pydantic), by capability. Each module is imported on first use, not at cold start.
 
 What the server checks is what ``/openapi.json`` publishes: every pattern is both the
 published JSON Schema ``pattern`` (ECMA-262) and the server's check (Python ``re.fullmatch``
 of the same text). Routes name their schemas by class name (``endpoint(body="PlaceOrderIn")``);
-this package gathers every module's public names so they are found here.
+a name is looked up here and its module imported then (PEP 562), in the order of ``MODULES``:
+the first GET /products loads the catalogue's schemas only, not the order desk's.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
+from typing import Any
 
-from chalicelib.entrypoints.http.schemas import (
-    approvals,
-    audit,
-    base,
-    cart,
-    catalogue,
-    desk,
-    orders,
-    payments,
-    system,
-)
-from chalicelib.entrypoints.http.schemas.base import PATTERN_MISMATCH
+MODULES = ("base", "catalogue", "orders", "payments", "system", "cart", "desk", "approvals", "audit")
 
-MODULES: tuple[ModuleType, ...] = (base, catalogue, orders, payments, audit, approvals, cart, desk, system)
-globals().update(
-    {
-        name: value
-        for module in MODULES
-        for name, value in vars(module).items()
-        if name[0] != "_" and not isinstance(value, ModuleType)
-    }
-)
 
-__all__ = ["MODULES", "PATTERN_MISMATCH"]
+def __getattr__(name: str) -> Any:
+    if name.startswith("__"):
+        raise AttributeError(name)
+    for module_name in MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        if name in vars(module) and not name.startswith("_"):
+            value = vars(module)[name]
+            globals()[name] = value
+            return value
+    raise AttributeError(f"no schema named {name!r}")
