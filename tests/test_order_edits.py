@@ -263,3 +263,42 @@ def test_a_staff_edit_is_audited_and_a_customers_is_not(api, order, pay):
     assert entry["data"]["total"] == {"from": 2500, "to": 1000}
     assert entry["data"]["amount_refunded"] == {"from": 0, "to": 1500}
     assert [e["type"] for e in entry["data"]["events"]] == ["refund_requested", "order_modified"]
+
+
+@pytest.mark.parametrize("first", ["edit", "pay", "together"])
+def test_an_edit_racing_the_payment_of_its_order_ends_in_one_consistent_outcome(
+    api, order, deliver, stripe_world, first
+):
+    """The customer pays by card while changing the order. Either the payment wins (the edit is refused: 409
+    payment_in_progress, or 412 once the payment is recorded) and the order is paid as it was, or the edit wins
+    (the PaymentIntent is canceled first, so Stripe refuses the payment) and the order is unpaid as edited. Stock
+    always matches what the order holds."""
+    started = api.post(f"/orders/{order['order_id']}/payments", {"method": "card"}, as_="customer").body
+    current = view(api, order["order_id"])
+
+    def edit():
+        return patch(api, current, {"items": [{"sku": "TEE", "quantity": 4}, {"sku": "CAP", "quantity": 1}]})
+
+    def pay():
+        try:
+            return deliver(stripe_world.standin.succeed(started["provider_reference"]))
+        except Exception as refused:  # the PaymentIntent was canceled first: Stripe will not take the money
+            return refused
+
+    if first == "together":
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            edited, paid = [future.result() for future in [pool.submit(edit), pool.submit(pay)]]
+    elif first == "edit":
+        edited, paid = edit(), pay()
+    else:
+        paid = pay()
+        edited = edit()
+    final = view(api, order["order_id"])
+    tee = {line["sku"]: line["quantity"] for line in final["lines"]}["TEE"]
+    assert stock(api, "TEE") == 20 - tee and stock(api, "CAP") == 19
+    if final["payment_status"] == "paid":
+        assert edited.status in (409, 412) and tee == 2 and final["amount_paid"] == 2500
+    else:
+        assert edited.status == 200 and tee == 4 and final["amount_paid"] == 0
+        assert stripe_world.standin.get(started["provider_reference"])["status"] == "canceled"
+        assert not (hasattr(paid, "status") and paid.status == 200 and final["payment_status"] == "paid")
