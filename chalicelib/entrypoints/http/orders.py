@@ -45,15 +45,19 @@ IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 )
 def place_order(call: Call):
     key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every new order.")
-    body = call.body
-    command = PlaceOrder(
+    order, created = wiring.orders().place(call.principal, place_command(call.body), key)
+    return placed(order, created, staff=call.principal.is_staff)
+
+
+def place_command(body, customer_id: str | None = None) -> PlaceOrder:
+    """What to place, from a checked order body (a staff order names its customer)."""
+    return PlaceOrder(
         items=[RequestedLine(item.sku, item.quantity) for item in body.items],
         shipping_address=body.shipping_address.model_dump(exclude_none=True),
         channel=body.channel,
         note=body.note or None,
+        customer_id=customer_id,
     )
-    order, created = wiring.orders().place(call.principal, command, key)
-    return placed(order, created, staff=call.principal.is_staff)
 
 
 def placed(order, created: bool, *, staff: bool):

@@ -6,9 +6,8 @@ from chalice import Blueprint
 
 from chalicelib.entrypoints.http import presenters, wiring
 from chalicelib.entrypoints.http.errors import ApiError
-from chalicelib.entrypoints.http.orders import idempotency_key, placed
+from chalicelib.entrypoints.http.orders import idempotency_key, place_command, placed
 from chalicelib.entrypoints.http.routing import STAFF, Call, endpoint
-from chalicelib.services.orders import PlaceOrder
 
 api = Blueprint(__name__)
 
@@ -28,17 +27,8 @@ api = Blueprint(__name__)
     tag="staff",
 )
 def place_staff_order(call: Call):
-    from chalicelib.domain.orders import RequestedLine
-
     key = idempotency_key(call, "Send an Idempotency-Key header (e.g. a UUID) with every new order.")
-    body = call.body
-    command = PlaceOrder(
-        items=[RequestedLine(item.sku, item.quantity) for item in body.items],
-        shipping_address=body.shipping_address.model_dump(exclude_none=True),
-        channel=body.channel,
-        note=body.note or None,
-        customer_id=body.customer_id,
-    )
+    command = place_command(call.body, customer_id=call.body.customer_id)
     order, created = wiring.orders().place_for(call.principal, command, key, wiring.directory())
     return placed(order, created, staff=True)
 
