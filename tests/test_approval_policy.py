@@ -217,3 +217,29 @@ def test_the_policy_is_read_through_a_short_cache(api, stack, monkeypatch, table
     assert read(api) == {"version": 2, **POS_BULK}
     assert put(api, {"rules": []}, version='"2"').status == 200
     assert read(api)["version"] == 3  # our own write: at once
+
+
+def test_a_stale_policy_is_read_in_the_orders_own_batch_read_and_applied_to_it(api, stack, monkeypatch, tables,
+                                                                               seed, place, dynamodb_calls):  # fmt: skip
+    """Placing an order with the cache lapsed costs no GetItem of its own: the policy item comes in the BatchGetItem
+    that reads the key's earlier use and the prices, and the order is reviewed against what it says."""
+    from chalicelib.adapters.dynamo import approvals_repo
+
+    now = [5000.0]
+    repo = wiring.approval_policies()
+    monkeypatch.setattr(repo, "_clock", lambda: now[0])
+    repo.forget()
+    seed("BULK-1", stock=50, price=100)
+    strict = {"rules": [{"name": "any pos order", "when": {"channels": ["pos"]}, "steps": ["staff"]}]}
+    item = {"pk": {"S": "SETTING#approval"}, "sk": {"S": "#SETTING"}, "kind": {"S": "setting"},
+            "version": {"N": "2"}, "body": {"S": json.dumps(strict)}, "updated_at": {"S": "2026-12-01T00:00:00.000Z"},
+            "updated_by": {"S": "admin:another-container"}}  # fmt: skip
+    stack.dynamodb.put_item(TableName=tables["OrdersTable"], Item=item)
+    dynamodb_calls.clear()
+    held = place(("BULK-1", 1), channel="pos")
+    assert held.status == 201 and held.body["status"] == "pending_approval", held.body
+    assert sorted(dynamodb_calls) == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]
+    dynamodb_calls.clear()
+    now[0] += approvals_repo.CACHE_SECONDS / 2  # cached now: the next order reads no policy at all
+    assert place(("BULK-1", 1), channel="web").body["status"] == "confirmed"
+    assert sorted(dynamodb_calls) == ["BatchGetItem", "TransactWriteItems", "UpdateItem"]

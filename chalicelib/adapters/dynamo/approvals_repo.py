@@ -52,6 +52,25 @@ class ApprovalPolicyRepository:
         self._lock = threading.Lock()
         self._cached: tuple[float, Policy] | None = None
 
+    def stale(self) -> bool:
+        """Whether the next ``current()`` would read the item (so a caller's batch read may fetch it instead)."""
+        with self._lock:
+            cached = self._cached
+        return cached is None or self._clock() - cached[0] >= CACHE_SECONDS
+
+    @staticmethod
+    def key() -> dict[str, dict[str, str]]:
+        """The policy item's key, as DynamoDB's low-level API names it."""
+        return {"pk": {"S": setting_pk(SETTING)}, "sk": {"S": SETTING_SK}}
+
+    def remember_item(self, item: dict | None) -> None:
+        """The policy item as a batch read found it (``None``: never written, the default is in effect)."""
+        if item is None:
+            self._remember(DEFAULT_POLICY)
+            return
+        record = SettingRecord.from_raw_data(item)
+        self._remember(policy_from(int(record.version), record.body))
+
     def current(self, *, fresh: bool = False) -> Policy:
         """The policy in effect (cached up to ``CACHE_SECONDS``; ``fresh``: read now, consistently)."""
         with self._lock:

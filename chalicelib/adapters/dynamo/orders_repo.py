@@ -59,9 +59,12 @@ PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep m
 
 
 class OrdersRepository:
-    def __init__(self) -> None:
+    def __init__(self, policy_cache: Any = None) -> None:
+        """``policy_cache``: the approval policy's cache (``approvals_repo.ApprovalPolicyRepository``); when it is
+        stale, placing an order reads the policy item in the BatchGetItem it makes anyway (no GetItem of its own)."""
         self._connection = Connection(region=settings.region)
         self._numbers = OrderNumbers(settings.order_number_block)
+        self._policy = policy_cache
 
     def get(self, order_id: str) -> Order | None:
         """The order with its timeline: one Query over its item collection."""
@@ -145,8 +148,9 @@ class OrdersRepository:
         (read consistently), and the SKUs' catalogue entries with their stock."""
         client = self._connection.client
         idem_key = {"pk": {"S": _idempotency_pk(customer_id, idempotency_key)}, "sk": {"S": "#IDEM"}}
+        policy = self._policy.key() if self._policy is not None and self._policy.stale() else None
         wanted: dict[str, Any] = {
-            settings.orders_table: {"Keys": [idem_key], "ConsistentRead": True},
+            settings.orders_table: {"Keys": [idem_key, *([policy] if policy else [])], "ConsistentRead": True},
             settings.products_table: {"Keys": [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]},
         }
         found: dict[str, list[dict]] = {settings.orders_table: [], settings.products_table: []}
@@ -160,10 +164,15 @@ class OrdersRepository:
             time.sleep(0.05)
         else:
             raise WriteConflict()  # DynamoDB kept some keys unprocessed (throttled): the caller answers 429
-        earlier = None
+        earlier, setting = None, None
         for item in found[settings.orders_table]:
+            if policy is not None and item["pk"] == policy["pk"]:
+                setting = item
+                continue
             record = IdempotencyRecord.from_raw_data(item)
             earlier = IdempotentReplay(record.order_id, record.request_hash)
+        if policy is not None:
+            self._policy.remember_item(setting)
         products = {}
         for item in found[settings.products_table]:
             product = to_product(ProductModel.from_raw_data(item))

@@ -29,7 +29,7 @@ def orders_repo():
     from chalicelib.adapters.dynamo.orders_repo import OrdersRepository
 
     aws.share_with_pynamodb()
-    return OrdersRepository()
+    return OrdersRepository(policy_cache=approval_policies())
 
 
 @cache
