@@ -60,9 +60,19 @@ ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民�
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports (each probe held open until all are chosen, so none is handed out twice)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 @dataclass
@@ -85,8 +95,9 @@ def stack_environ(directory: Path, **overrides: str) -> dict[str, str]:
     # Never a developer's real Stripe: the stack runs its stand-in when STRIPE_API_KEY is unset.
     ignored = ("DEVSTACK_PORT", "STRIPE_API_KEY", "STRIPE_API_BASE", "STRIPE_WEBHOOK_SECRET")
     environ = {k: v for k, v in os.environ.items() if k not in ignored}
-    environ.update(DEVSTACK_DIR=str(directory), PORT=str(free_port()), DEVSTACK_AWS_PORT=str(free_port()))
-    environ.update(DEVSTACK_STRIPE_PORT=str(free_port()))
+    api, aws, stripe_port = free_ports(3)
+    environ.update(DEVSTACK_DIR=str(directory), PORT=str(api), DEVSTACK_AWS_PORT=str(aws))
+    environ.update(DEVSTACK_STRIPE_PORT=str(stripe_port))
     environ.update(PYTHONUNBUFFERED="1", **overrides)
     return environ
 
