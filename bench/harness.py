@@ -28,6 +28,8 @@ APP_ENV = {
     "ORDERS_TABLE": "orders",
     "PRODUCTS_TABLE": "products",
     "AUDIT_TABLE": "audit",
+    "CATALOGUE_TABLE": "catalogue",
+    "JOBS_TABLE": "jobs",
     "CURRENCY": "CNY",
     "PAYMENT_TTL_MINUTES": "30",
     "AWS_REGION": REGION,
@@ -48,6 +50,8 @@ def table_names() -> dict[str, str]:
         "OrdersTable": os.environ["ORDERS_TABLE"],
         "ProductsTable": os.environ["PRODUCTS_TABLE"],
         "AuditTable": os.environ["AUDIT_TABLE"],
+        "CatalogueTable": os.environ["CATALOGUE_TABLE"],
+        "JobsTable": os.environ["JOBS_TABLE"],
     }
 
 

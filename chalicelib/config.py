@@ -32,6 +32,8 @@ class Settings:
     receipt_link_seconds: int = 300  # how long a voucher's presigned download link works
     approval_ttl_hours: int = 48  # how long an order waits for approval before it expires
     audit_table: str = "audit"  # the audit log (append-only by IAM: adapters/dynamo/audit_repo.py)
+    catalogue_table: str = "catalogue"  # categories and every SKU's stock movements (adapters/dynamo/stock_ledger.py)
+    jobs_table: str = "jobs"  # imports and exports: their status and what they have done
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
 
@@ -78,6 +80,8 @@ def load() -> Settings:
         receipt_link_seconds=min(max(_int("RECEIPT_LINK_SECONDS", 300), 1), 3600),
         approval_ttl_hours=_int("APPROVAL_TTL_HOURS", 48),
         audit_table=os.environ.get("AUDIT_TABLE", "audit"),
+        catalogue_table=os.environ.get("CATALOGUE_TABLE", "catalogue"),
+        jobs_table=os.environ.get("JOBS_TABLE", "jobs"),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
     )

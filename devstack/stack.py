@@ -456,6 +456,8 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["ORDERS_TABLE"] = provisioned.tables["OrdersTable"]
     os.environ["PRODUCTS_TABLE"] = provisioned.tables["ProductsTable"]
     os.environ["AUDIT_TABLE"] = provisioned.tables["AuditTable"]
+    os.environ["CATALOGUE_TABLE"] = provisioned.tables["CatalogueTable"]
+    os.environ["JOBS_TABLE"] = provisioned.tables["JobsTable"]
     os.environ["USER_POOL_ARN"] = f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{provisioned.user_pool_id}"
     os.environ["STRIPE_WEBHOOK_SECRET"] = payments.webhook_secret
     os.environ["STAFF_TOPIC_ARN"] = provisioned.topics["staff"]

@@ -22,6 +22,8 @@ os.environ.update(
     ORDERS_TABLE="orders",
     PRODUCTS_TABLE="products",
     AUDIT_TABLE="audit",
+    CATALOGUE_TABLE="catalogue",
+    JOBS_TABLE="jobs",
     CURRENCY="CNY",
     PAYMENT_TTL_MINUTES="30",
 )

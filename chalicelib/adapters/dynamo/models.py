@@ -66,8 +66,19 @@ class ProductModel(Model):
     sales_count = NumberAttribute(default=0)
     active = BooleanAttribute(default=True)
     low_stock_threshold = NumberAttribute(default=0)
+    product_group = UnicodeAttribute(null=True)  # variants of one product share it
+    options = MapAttribute(default=dict)  # e.g. {"size": "M", "colour": "白色"}
+    search_text = UnicodeAttribute(null=True)  # name, description, option values, case-folded: what q matches
+    rating_avg = NumberAttribute(null=True)
+    rating_count = NumberAttribute(default=0)
+    version = NumberAttribute(default=1)  # of the editable fields (If-Match); stock moves do not change it
+    stock_seq = NumberAttribute(default=0)  # how many stock movements the SKU has had: the ledger's last entry
     listed = UnicodeAttribute(null=True)
     listed_category = UnicodeAttribute(null=True)
+    listed_group = UnicodeAttribute(null=True)
+    low_stock = UnicodeAttribute(null=True)  # LOW#<shard> only while available < low_stock_threshold
+    shortfall = NumberAttribute(null=True)  # low_stock_threshold - available, while low
+    created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
 
     category_price = _gsi("category-price", "listed_category", "price", NumberAttribute)
@@ -76,6 +87,8 @@ class ProductModel(Model):
     all_price = _gsi("all-price", "listed", "price", NumberAttribute)
     all_sales = _gsi("all-sales", "listed", "sales_count", NumberAttribute)
     all_name = _gsi("all-name", "listed", "name_key", UnicodeAttribute)
+    by_group = _gsi("group-sku", "listed_group", "sku", UnicodeAttribute)
+    low = _gsi("low-stock", "low_stock", "shortfall", NumberAttribute)
 
 
 class OrdersTableItem(Model):
