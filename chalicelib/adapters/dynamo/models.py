@@ -76,6 +76,7 @@ class ProductModel(Model):
     listed = UnicodeAttribute(null=True)
     listed_category = UnicodeAttribute(null=True)
     listed_group = UnicodeAttribute(null=True)
+    catalogued = UnicodeAttribute(null=True)  # PRODUCT#<shard> on every product, retired or not (staff lists, exports)
     low_stock = UnicodeAttribute(null=True)  # LOW#<shard> only while available < low_stock_threshold
     shortfall = NumberAttribute(null=True)  # low_stock_threshold - available, while low
     created_at = UnicodeAttribute(null=True)
@@ -88,6 +89,7 @@ class ProductModel(Model):
     all_sales = _gsi("all-sales", "listed", "sales_count", NumberAttribute)
     all_name = _gsi("all-name", "listed", "name_key", UnicodeAttribute)
     by_group = _gsi("group-sku", "listed_group", "sku", UnicodeAttribute)
+    every = _gsi("all-sku", "catalogued", "sku", UnicodeAttribute)
     low = _gsi("low-stock", "low_stock", "shortfall", NumberAttribute)
 
 
