@@ -14,7 +14,13 @@ TABLE_KEYS = (
     "BillingMode",
     "StreamSpecification",
 )  # encryption and recovery settings do not apply locally
-DEFAULT_TABLE_NAMES = {"OrdersTable": "orders", "ProductsTable": "products", "AuditTable": "audit", "CatalogueTable": "catalogue", "JobsTable": "jobs"}
+DEFAULT_TABLE_NAMES = {
+    "OrdersTable": "orders",
+    "ProductsTable": "products",
+    "AuditTable": "audit",
+    "CatalogueTable": "catalogue",
+    "JobsTable": "jobs",
+}
 
 
 def template() -> dict[str, Any]:
