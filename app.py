@@ -20,7 +20,9 @@ from chalicelib.entrypoints.http import (
     orders,
     payments,
     receipts,
+    staff_catalogue,
     staff_orders,
+    stock,
     system,
 )
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
@@ -42,6 +44,8 @@ app.register_blueprint(approvals.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 app.register_blueprint(audit.api)
+app.register_blueprint(staff_catalogue.api)
+app.register_blueprint(stock.api)
 
 
 @app.middleware("all")
