@@ -11,12 +11,13 @@ gc.disable()
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.entrypoints import events, observability, schedules
+from chalicelib.entrypoints import events, imports_worker, observability, schedules
 from chalicelib.entrypoints.http import (
     approvals,
     audit,
     cart,
     catalogue,
+    imports,
     orders,
     payments,
     receipts,
@@ -29,6 +30,7 @@ from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
 
 app = Chalice(app_name="orders-api")
+app.api.binary_types.append(imports.XLSX)  # the import template workbook (sent to an Accept naming it)
 observability.install(settings.log_level, json_logs=settings.json_logs)
 for _library in ("botocore", "boto3", "pynamodb", "urllib3"):  # at DEBUG they log whole items: names, addresses
     logging.getLogger(_library).setLevel(logging.WARNING)
@@ -46,6 +48,8 @@ app.register_blueprint(events.api)
 app.register_blueprint(audit.api)
 app.register_blueprint(staff_catalogue.api)
 app.register_blueprint(stock.api)
+app.register_blueprint(imports.api)
+app.register_blueprint(imports_worker.api)
 
 
 @app.middleware("all")

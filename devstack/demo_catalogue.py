@@ -426,8 +426,23 @@ PRODUCTS: tuple[Product, ...] = (
 )
 
 
+CATEGORIES = {APPAREL: "服装 Apparel", FOOD: "食品饮料 Food & drink", MACHINERY: "机械配件 Machinery parts",
+              HOME: "家居 Home"}  # fmt: skip
+
+
 def seed(repo: CatalogueRepository) -> int:
-    """Put every demo product into the catalogue (``repo.put(Product)``); returns how many."""
+    """Put every demo product into the catalogue (``repo.put(Product)``), and its categories with their counts of
+    active products (imports and ``POST /staff/products`` name existing categories only); returns how many."""
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters.dynamo.catalogue_table import CATEGORY_PK, CategoryRecord
+    from chalicelib.domain.orders import iso
+
     for product in PRODUCTS:
         repo.put(product)
+    at = iso(datetime.now(UTC))
+    for order, (key, name) in enumerate(CATEGORIES.items()):
+        count = sum(1 for product in PRODUCTS if product.category == key and product.active)
+        CategoryRecord(CATEGORY_PK, key, category=key, name=name, sort_order=order, product_count=count,
+                       version=1, updated_at=at).save()  # fmt: skip
     return len(PRODUCTS)

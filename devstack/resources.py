@@ -53,6 +53,8 @@ LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json us
     "FulfilmentUpdatesDLQ": "fulfilment-updates-dlq",
     "OrdersStreamFailuresQueue": "orders-stream-failures",
     "ProductsStreamFailuresQueue": "products-stream-failures",
+    "ImportUploadsQueue": "import-uploads",
+    "ImportUploadsDLQ": "import-uploads-dlq",
     "StaffTopic": "staff",
     "CustomerTopic": "customer",
     "OpsTopic": "ops",
@@ -97,12 +99,26 @@ def create_messaging(
     return queues, topics
 
 
-LOCAL_BUCKETS = {"ReceiptsBucket": "receipts"}  # logical id in infra/ -> the bucket's local name
+LOCAL_BUCKETS = {"ReceiptsBucket": "receipts", "ImportsBucket": "imports"}  # logical id in infra/ -> local name
 
 
-def create_buckets(s3, *, origin: str = "*", prefix: str = "") -> dict[str, str]:
-    """The template's buckets, private, with their lifecycle and CORS rules (the stage's origin for
-    ``@CORS_ALLOW_ORIGIN@``); returns local name -> bucket name."""
+def queue_arns(sqs, queues: dict[str, str]) -> dict[str, str]:
+    """The template's queues by logical id -> ARN, from ``create_messaging``'s name -> URL."""
+    by_name = {name: logical for logical, name in LOCAL_NAMES.items()}
+    return {
+        by_name[name]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, url in queues.items()
+        if name in by_name
+    }
+
+
+def create_buckets(
+    s3, *, origin: str = "*", prefix: str = "", queue_arns: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The template's buckets, private, with their encryption and CORS rules (the stage's origin for
+    ``@CORS_ALLOW_ORIGIN@``), and, given ``queue_arns`` (logical id -> ARN), their notifications to those queues
+    (the emulator delivers S3 -> SQS notifications, form uploads included, as S3 does); returns local name ->
+    bucket name."""
     made: dict[str, str] = {}
     for logical, resource in _resources("AWS::S3::Bucket").items():
         props = resource.get("Properties", {})
@@ -129,8 +145,29 @@ def create_buckets(s3, *, origin: str = "*", prefix: str = "") -> dict[str, str]
                 for rule in cors_rules
             ]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_s3_api_case(r) for r in cors]})
+        notifications = _queue_notifications(props, queue_arns or {})
+        if notifications:
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"QueueConfigurations": notifications}
+            )
         made[LOCAL_BUCKETS[logical]] = name
     return made
+
+
+def _queue_notifications(props: dict[str, Any], arns: dict[str, str]) -> list[dict[str, Any]]:
+    """A bucket's QueueConfigurations in the S3 API's spelling, for the queues made locally."""
+    found = []
+    for config in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+        logical = config["Queue"]["Fn::GetAtt"][0]
+        if logical not in arns:
+            continue
+        rules = config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        found.append({
+            "QueueArn": arns[logical],
+            "Events": [config["Event"]],
+            **({"Filter": {"Key": {"FilterRules": rules}}} if rules else {}),
+        })  # fmt: skip
+    return found
 
 
 def _s3_api_case(rule: dict[str, Any]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ catalogue, and the API behind a gateway that verifies Cognito tokens as API
 Gateway does, and a local stand-in for Stripe's API that posts signed webhooks to
 the API (unless STRIPE_API_KEY is set: then the app talks to Stripe's test mode).
 Besides HTTP it runs what AWS would: the schedules, the orders and products stream
-handlers and the fulfilment-updates consumer, and it prints the staff and customer
-notifications as they are published. It writes env.json for scripts, refuses to
+handlers, the fulfilment-updates consumer and the import worker (S3's notifications of
+uploaded import files, which the emulator delivers for form uploads as S3 does, and the
+worker's own messages), and it prints the staff and customer notifications as they are
+published. It writes env.json for scripts, refuses to
 start twice, and stops cleanly on Ctrl-C or SIGTERM.
 
 Only the standard library is imported up front: moto, boto3, chalice and the app
@@ -126,7 +128,7 @@ class Provisioned:
     client_id: str
     queues: dict[str, str]  # name (fulfilment-updates, ...) -> URL
     topics: dict[str, str]  # staff, customer -> ARN
-    buckets: dict[str, str] = field(default_factory=dict)  # receipts -> bucket name
+    buckets: dict[str, str] = field(default_factory=dict)  # receipts, imports -> bucket name
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,31 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
     loop = EventLoop([orders.pump, products.pump, updates.pump, show_notifications, watch_dead_letters], interval)
     loop.start()
     cleanup.callback(loop.stop)
+    _start_import_worker(interval, provisioned, cleanup, report)
+
+
+def _start_import_worker(interval: float, provisioned: Provisioned, cleanup: ExitStack, report) -> None:
+    """The import worker on its own thread (a chunk of applying may take a minute: the other event sources go on),
+    one message at a time as Lambda's batch size 1; and a word when one is dead-lettered."""
+    import boto3
+
+    from app import app
+    from chalicelib.entrypoints.http import wiring
+    from devstack.events import EventLoop, QueuePump, call
+
+    sqs = boto3.client("sqs", endpoint_url=provisioned.endpoint, region_name=REGION)
+    uploads = QueuePump(sqs, provisioned.queues["import-uploads"], call(app.handler_map["import_uploads"]), REGION, 1)
+    dead_letters = DeadLetterWatch(sqs, provisioned.queues["import-uploads-dlq"], "import-uploads-dlq")
+    wiring.import_worker()  # its AWS clients made here, on the main thread
+
+    def watch_dead_letters() -> None:
+        line = dead_letters.check()
+        if line:
+            report(line)
+
+    loop = EventLoop([uploads.pump, watch_dead_letters], interval)
+    loop.start()
+    cleanup.callback(loop.stop)
 
 
 def _consumer(handlers: Mapping[str, Any], report: Callable[[str], None]) -> Callable[[dict[str, Any], Any], Any]:
@@ -344,10 +371,10 @@ class DeadLetterWatch:
         return f"[{self._name}] {new} message{'s' * (new > 1)} dead-lettered ({count} waiting there)"
 
 
-def _max_receives() -> int:
+def _max_receives(logical: str = "FulfilmentUpdatesQueue") -> int:
     from devstack import resources
 
-    return resources.max_receives()
+    return resources.max_receives(logical)
 
 
 def _already_running(lock: state.RunLock, options: Options) -> str:
@@ -406,7 +433,8 @@ def _provision(endpoint: str) -> Provisioned:
     tables = resources.create_tables(dynamodb)
     queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=QUEUE_VISIBILITY_SECONDS)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-    buckets = resources.create_buckets(s3, origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"))  # dev's origin is *
+    origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")  # dev's origin is *
+    buckets = resources.create_buckets(s3, origin=origin, queue_arns=resources.queue_arns(sqs, queues))
     pool_id, client_id = resources.create_user_pool(cognito)
     for email, role in DEMO_ACCOUNTS:
         resources.create_user(cognito, pool_id, email, DEMO_PASSWORD, () if role == "customer" else (role,))
@@ -464,6 +492,9 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
     os.environ["RECEIPTS_BUCKET"] = provisioned.buckets["receipts"]
+    os.environ["IMPORTS_BUCKET"] = provisioned.buckets["imports"]
+    os.environ["IMPORT_UPLOADS_QUEUE_URL"] = provisioned.queues["import-uploads"]
+    os.environ["IMPORT_MAX_RECEIVES"] = str(_max_receives("ImportUploadsQueue"))
     os.environ.setdefault("BUSINESS_NAME", DEMO_BANK["BANK_ACCOUNT_NAME"])  # the demo shop's name; the shell's wins
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console
@@ -523,7 +554,7 @@ def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dic
         "stripe_api_base": payments.api_base,  # null: Stripe's test mode
         "queues": dict(provisioned.queues),  # fulfilment-requests(-dlq), fulfilment-updates(-dlq) -> URL
         "topics": dict(provisioned.topics),  # staff, customer -> ARN
-        "buckets": dict(provisioned.buckets),  # receipts -> bucket name
+        "buckets": dict(provisioned.buckets),  # receipts, imports -> bucket name
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
         "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
     }

@@ -38,6 +38,7 @@ from devstack.emulator import Emulator
 from devstack.gateway import CognitoVerifier, VerifyingGateway, local_app
 
 PASSWORD = "Passw0rd-for-tests"
+pytest_plugins = ("tests.import_world",)  # the import tests' fixtures (imports, categories)
 
 
 @dataclass

@@ -28,11 +28,12 @@ SKU = "TEE-1"
 STOCK = 50
 CALLERS = ("anonymous", "customer", "other", "staff", "admin")
 ERROR_CODES = {400: "invalid_webhook", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               409: "invalid_transition"}  # fmt: skip
+               406: "not_acceptable", 409: "invalid_transition"}  # fmt: skip
 CONFIRM = "POST /staff/orders/{order_id}/payments/{payment_id}/confirm"
 REFUND = "POST /staff/orders/{order_id}/refunds"
 SENT = "POST /staff/orders/{order_id}/refunds/{refund_id}/sent"
 LOOKUP = "GET /staff/orders/lookup"
+TEMPLATE = "GET /staff/imports/template"
 
 PUBLIC = dict.fromkeys(CALLERS, 200)
 SIGNED_IN = {"anonymous": 401, "customer": 200, "other": 200, "staff": 200, "admin": 200}
@@ -74,6 +75,11 @@ MATRIX: dict[str, dict[str, int]] = {
     "DELETE /cart": CUSTOMERS,
     "POST /cart/checkout": {**CUSTOMERS, "customer": 201, "other": 201},  # each checks out their own cart
     "GET /staff/audit": ADMIN_ONLY,
+    # imports (tests/test_imports.py has them end to end): the workbook without an Accept naming it is 406
+    TEMPLATE: {**STAFF_ONLY, "staff": 406, "admin": 406},
+    "POST /staff/imports": {**STAFF_ONLY, "staff": 201, "admin": 201},
+    "GET /staff/imports/{import_id}": {**STAFF_ONLY, "staff": 404, "admin": 404},
+    "POST /staff/imports/{import_id}/apply": {**STAFF_ONLY, "staff": 404, "admin": 404},
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 
@@ -121,7 +127,8 @@ def call(
 ) -> Reply:
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
-    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x")
+    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x",
+                           import_id="0" * 32)  # fmt: skip
     headers = dict(headers or {})
     if route == CONFIRM:
         total = api.get(f"/orders/{order}", as_="customer").body["total"]
@@ -165,6 +172,10 @@ def call(
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')
         return api.request(method, path, as_=as_, json_body={"note": f"edited by {as_}"}, headers=headers)
+    if route == TEMPLATE:
+        return api.get(f"{path}?kind=products&format=xlsx", as_=as_, headers=headers)
+    if route == "POST /staff/imports":
+        return api.post(path, {"kind": "products", "format": "csv"}, as_=as_, headers=headers)
     if route == LOOKUP:
         number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
         return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)

@@ -31,7 +31,8 @@ MAX_UNPACKED_BYTES = 64 * 1024 * 1024
 MAX_MEMBERS = 500
 MAX_RATIO = 200  # a sheet of text compresses 5-20 to 1; a bomb thousands to 1
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and workbooks saved with a password to open
-NOT_XLSX = "this is not an Excel workbook (.xlsx): save it as \"Excel Workbook (.xlsx)\" or as CSV"
+NOT_XLSX = 'this is not an Excel workbook (.xlsx): save it as "Excel Workbook (.xlsx)" or as CSV'
+DAMAGED = 'the workbook is damaged (it cannot be opened): save it again as "Excel Workbook (.xlsx)"'
 
 
 def rows(data: bytes, file_format: str) -> Iterator[tuple[int, list[Any]]]:
@@ -46,7 +47,7 @@ def check_workbook(data: bytes) -> None:
     """Refuse, from its bytes and zip directory alone, what openpyxl should never open."""
     if data.startswith(OLE):
         raise FileRefused(
-            "this is an old .xls workbook or one saved with a password: save it as \"Excel Workbook (.xlsx)\" "
+            'this is an old .xls workbook or one saved with a password: save it as "Excel Workbook (.xlsx)" '
             "without a password"
         )
     if not data.startswith(b"PK\x03\x04"):
@@ -54,7 +55,7 @@ def check_workbook(data: bytes) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
-        raise FileRefused(f"{NOT_XLSX} (it is damaged)") from None
+        raise FileRefused(DAMAGED) from None
     if "xl/workbook.xml" not in {member.filename for member in members}:
         raise FileRefused(NOT_XLSX)
     if len(members) > MAX_MEMBERS:
@@ -79,7 +80,7 @@ def xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False, keep_vba=False)
     except Exception:
-        raise FileRefused(f"{NOT_XLSX} (it could not be opened: it may be damaged)") from None
+        raise FileRefused(DAMAGED) from None
     try:
         if not book.worksheets:
             raise FileRefused("the workbook has no sheet")
@@ -89,7 +90,7 @@ def xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Any]]]:
     except FileRefused:
         raise
     except Exception:
-        raise FileRefused("the workbook could not be read to its end: it may be damaged") from None
+        raise FileRefused(f"{DAMAGED} (it could not be read to its end)") from None
     finally:
         book.close()
 
@@ -121,7 +122,7 @@ def decode(data: bytes) -> str:
             except UnicodeDecodeError:
                 text = data.decode("gb18030")
     except UnicodeDecodeError:
-        raise FileRefused("this is not a CSV text file (UTF-8 or GBK): save it as \"CSV UTF-8\"") from None
+        raise FileRefused('this is not a CSV text file (UTF-8 or GBK): save it as "CSV UTF-8"') from None
     if "\x00" in text:
         raise FileRefused("this is not a CSV text file: it holds binary data")
     return text
@@ -168,7 +169,7 @@ HELP = {
         "name": "Required for a new product. Up to 200 characters, in any language.",
         "category": "Required for a new product. The key of an existing category (GET /categories).",
         "price": "Required for a new product. A whole number of the currency's minor unit: 12900 is 129.00 CNY.",
-        "description": "Optional. Up to 2000 characters.",
+        "description": "Optional. Up to 4000 characters.",
         "product_group": "Optional. Variants of one product share it (a SKU-like key).",
         "options": "Optional. name=value pairs separated by ';', e.g. size=M; colour=白色",
         "low_stock_threshold": "Optional. Staff are told when stock falls below it. A whole number.",
@@ -178,7 +179,7 @@ HELP = {
     "stock": {
         "sku": "Required. An existing product's SKU.",
         "stock": "Required. The number of units counted (a stocktake): the stock is set to it.",
-        "note": "Optional. Up to 200 characters, kept with the stock movement.",
+        "note": "Optional. Up to 500 characters, kept with the stock movement.",
     },
 }
 
@@ -187,7 +188,7 @@ _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _PKG = "http://schemas.openxmlformats.org/package/2006"
 _TYPES = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _STYLES = (
-    f"<styleSheet {_NS}><fonts count=\"2\"><font><sz val=\"11\"/><name val=\"Calibri\"/></font>"
+    f'<styleSheet {_NS}><fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
     '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts><fills count="2"><fill><patternFill '
     'patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills><borders count="1">'
     '<border><left/><right/><top/><bottom/><diagonal/></border></borders><cellStyleXfs count="1"><xf numFmtId="0" '
@@ -207,8 +208,10 @@ def _workbook(sheets: list[tuple[str, list[list[Any]], bool]]) -> bytes:
             'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
             f'<Override PartName="/xl/workbook.xml" ContentType="{_TYPES}.sheet.main+xml"/>'
             f'<Override PartName="/xl/styles.xml" ContentType="{_TYPES}.styles+xml"/>'
-            + "".join(f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_TYPES}.worksheet+xml"/>'
-                      for n in range(1, count + 1))  # fmt: skip
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{_TYPES}.worksheet+xml"/>'
+                for n in range(1, count + 1)
+            )
             + "</Types>"
         ),
         "_rels/.rels": (
@@ -217,14 +220,18 @@ def _workbook(sheets: list[tuple[str, list[list[Any]], bool]]) -> bytes:
         ),
         "xl/workbook.xml": (
             f'<workbook {_NS} xmlns:r="{_REL}"><sheets>'
-            + "".join(f'<sheet name="{escape(name)}" sheetId="{n}" r:id="rId{n}"/>'
-                      for n, (name, _, _) in enumerate(sheets, start=1))  # fmt: skip
+            + "".join(
+                f'<sheet name="{escape(name)}" sheetId="{n}" r:id="rId{n}"/>'
+                for n, (name, _, _) in enumerate(sheets, start=1)
+            )
             + "</sheets></workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
             f'<Relationships xmlns="{_PKG}/relationships">'
-            + "".join(f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
-                      for n in range(1, count + 1))  # fmt: skip
+            + "".join(
+                f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+                for n in range(1, count + 1)
+            )
             + f'<Relationship Id="rId{count + 1}" Type="{_REL}/styles" Target="styles.xml"/></Relationships>'
         ),
         "xl/styles.xml": _STYLES,
@@ -247,7 +254,9 @@ def _sheet(rows: list[list[Any]], data_sheet: bool) -> str:
     )
     width = len(rows[0])
     sku_as_text = '<col min="1" max="1" width="22" style="2" customWidth="1"/>' if data_sheet else ""
-    columns = f'<cols>{sku_as_text}<col min="{2 if data_sheet else 1}" max="{width}" width="24" customWidth="1"/></cols>'
+    columns = (
+        f'<cols>{sku_as_text}<col min="{2 if data_sheet else 1}" max="{width}" width="24" customWidth="1"/></cols>'
+    )
     body = []
     for r, row in enumerate(rows, start=1):
         cells = []

@@ -28,6 +28,7 @@ MAX_STOCK = 10**9
 MAX_OPTIONS = 10
 
 SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CATEGORY = re.compile(r"[^\x00-\x1f\x7f/#?%\\]{1,64}")
 _REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _WHOLE = re.compile(r"[+-]?[0-9]+(\.0*)?")
 _DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+")
@@ -60,7 +61,7 @@ class CellError(ValueError):
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # sku | text | whole | price | bool | options
+    kind: str  # sku | text | category | whole | price | bool | options
     max_length: int = 0  # text
     example: Any = None
 
@@ -68,9 +69,9 @@ class Column:
 PRODUCT_COLUMNS = (
     Column("sku", "sku", example="TEE-CREW-WHT-M"),
     Column("name", "text", 200, "纯棉圆领T恤 白色 M"),
-    Column("category", "text", 64, "apparel"),
+    Column("category", "category", 64, "apparel"),
     Column("price", "price", example=12900),
-    Column("description", "text", 2000, "200 g cotton, crew neck"),
+    Column("description", "text", 4000, "200 g cotton, crew neck"),
     Column("product_group", "sku", example="TEE-CREW"),
     Column("options", "options", example="size=M; colour=白色"),
     Column("low_stock_threshold", "whole", example=5),
@@ -80,7 +81,7 @@ PRODUCT_COLUMNS = (
 STOCK_COLUMNS = (
     Column("sku", "sku", example="TEE-CREW-WHT-M"),
     Column("stock", "whole", example=42),
-    Column("note", "text", 200, "March stocktake, shelf B3"),
+    Column("note", "text", 500, "March stocktake, shelf B3"),
 )
 COLUMNS = {"products": PRODUCT_COLUMNS, "stock": STOCK_COLUMNS}
 REQUIRED = {"products": ("sku",), "stock": ("sku", "stock")}
@@ -137,7 +138,9 @@ def read_cells(header: dict[int, Column], cells: list[Any], currency: str) -> tu
         column = header.get(position)
         if column is None:
             if not is_blank([cell]):
-                problems.setdefault(column_letter(position), "this cell is under no column: clear it or name its column")
+                problems.setdefault(
+                    column_letter(position), "this cell is under no column: clear it or name its column"
+                )
             continue
         try:
             value = read_cell(column, cell, currency)
@@ -161,7 +164,7 @@ def read_cell(column: Column, cell: Any, currency: str) -> Any:
         return None
     if isinstance(cell, (datetime, date, time)):
         raise CellError(f"{column.name} is a date or time here; it must be {_what(column, currency)}")
-    if column.kind in ("text", "sku"):
+    if column.kind in ("text", "sku", "category"):
         return _text(column, cell)
     if column.kind == "bool":
         return _boolean(column, cell)
@@ -185,6 +188,8 @@ def _text(column: Column, cell: Any) -> str:
                 "starting with a letter or digit"
             )
         return text
+    if column.kind == "category" and (not CATEGORY.fullmatch(text)):
+        raise CellError(f"{column.name} must be 1 to 64 characters, without '/', '#', '?', '%' or '\\'")
     limit = column.max_length or MAX_CELL_CHARS
     if len(text) > limit:
         raise CellError(f"{column.name} must be at most {limit} characters (it has {len(text)})")
@@ -243,7 +248,7 @@ def _what(column: Column, currency: str) -> str:
 
 
 def parse_options(text: str) -> dict[str, str]:
-    """``size=M; colour=白色`` (``;`` or ``；`` between pairs, ``=`` or ``＝`` in each) as a mapping."""
+    """``size=M; colour=白色`` as a mapping (semicolons between pairs, ASCII or full-width, as are the ``=``)."""
     options: dict[str, str] = {}
     example = "e.g. size=M; colour=白色"
     for part in re.split("[;；]", text):

@@ -151,9 +151,7 @@ def read_rows(kind: str, rows: Iterable[tuple[int, list[Any]]], currency: str) -
     return found
 
 
-def check(
-    kind: str, read: ReadRows, products: dict[str, Product], categories: Iterable[str]
-) -> Checked:
+def check(kind: str, read: ReadRows, products: dict[str, Product], categories: Iterable[str]) -> Checked:
     """Each read row against the catalogue (``products`` by SKU, as they are now; the category keys)."""
     known = set(categories)
     checked = Checked(rows_total=read.count)
@@ -199,7 +197,10 @@ def _product(number: int, values: dict[str, Any], current: Product | None, known
         return Planned(number, sku, "unchanged", ignored=ignored)
     fields = {name: values[name] for name in changes}
     if "options" in changes:  # shown as the cell is written
-        changes["options"] = {"from": format_options(changes["options"]["from"]), "to": format_options(values["options"])}
+        changes["options"] = {
+            "from": format_options(changes["options"]["from"]),
+            "to": format_options(values["options"]),
+        }
     return Planned(number, sku, "update", fields, changes, ignored)
 
 

@@ -13,6 +13,7 @@ _ERROR_TEXT = {
     401: "No valid token",
     403: "Role not allowed",
     404: "Not found (also another customer's order)",
+    406: "The Accept header does not name the file's type (API Gateway sends binary files only then)",
     409: "State conflict: out_of_stock, invalid_transition, request_in_progress",
     412: "If-Match names a version that is not the current one (version_mismatch); nothing changed",
     413: "Body too large",
@@ -27,6 +28,7 @@ _ERROR_TEXT = {
 # Response headers an endpoint may declare by name (``endpoint(..., response_headers=(...))``).
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "Location": {"description": "Where the created resource is read.", "schema": {"type": "string"}},
+    "Content-Disposition": {"description": "attachment, with the file's name.", "schema": {"type": "string"}},
     REPLAYED: {
         "description": "true when this answers again an earlier request with the same Idempotency-Key.",
         "schema": {"type": "string", "enum": ["true", "false"]},
@@ -118,6 +120,9 @@ def _successes(spec: Endpoint) -> dict[str, Any]:
     for status, description in ((spec.status, "Success"), *spec.also):
         if spec.response:
             response = _json(f"#/components/schemas/{spec.response}", description)
+        elif spec.files:
+            file = {"type": "string", "description": "The file's bytes."}
+            response = {"description": description, "content": {media: {"schema": file} for media in spec.files}}
         else:
             response = {"description": description}
         headers = {name: {**RESPONSE_HEADERS[name], "required": True} for name in spec.response_headers}

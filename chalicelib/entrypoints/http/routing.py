@@ -79,6 +79,7 @@ class Endpoint:
     tag: str = "default"
     also: tuple[tuple[int, str], ...] = ()  # other success statuses, with the same response body, and why
     response_headers: tuple[str, ...] = ()  # headers every success response carries (see openapi.RESPONSE_HEADERS)
+    files: tuple[str, ...] = ()  # media types of a file the success answers with (instead of JSON)
 
     @property
     def idempotent(self) -> bool:
@@ -122,12 +123,14 @@ def endpoint(
     tag: str = "default",
     also: tuple[int | tuple[int, str], ...] = (),
     response_headers: tuple[str, ...] = (),
+    files: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a route and its description.
 
     ``headers``: ``Header(...)`` or ``(name, description)`` (a required header). ``also``: more success
     statuses, e.g. ``also=((200, "Started before: the same payment"),)`` or ``also=(200,)``.
-    ``response_headers``: names every success response carries, e.g. ``("Location",)``. An
+    ``response_headers``: names every success response carries, e.g. ``("Location",)``. ``files``: the media
+    types of the file a success answers with (a download), instead of a JSON ``response``. An
     ``Idempotency-Key`` header is the contract's: required, 1-255 visible ASCII, and it adds
     ``200`` + ``Idempotent-Replayed: true`` for a replay (unless ``also`` names 200 itself).
     """
@@ -151,6 +154,7 @@ def endpoint(
         tag=tag,
         also=extra,
         response_headers=response_headers,
+        files=files,
     )
 
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -209,3 +209,46 @@ def stock():
 
     aws.share_with_pynamodb()
     return StockService(repo=StockRepository())
+
+
+@cache
+def import_files():
+    """The imports bucket and the import worker's queue (S3 and SQS clients made on first use)."""
+    from chalicelib.adapters.imports_store import S3Imports, SqsImportJobs
+
+    return S3Imports(settings.imports_bucket), SqsImportJobs(settings.import_uploads_queue_url)
+
+
+@cache
+def imports_repo():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.imports_repo import ImportsRepository
+
+    aws.share_with_pynamodb()
+    return ImportsRepository()
+
+
+@cache
+def imports():
+    from chalicelib.adapters.imports_store import upload_key
+    from chalicelib.services.imports import ImportService
+
+    files, queue = import_files()
+    return ImportService(jobs=imports_repo(), files=files, queue=queue, upload_key=upload_key,
+                         upload_seconds=settings.import_upload_seconds)  # fmt: skip
+
+
+@cache
+def import_worker():
+    """Checking and applying imports: openpyxl is imported by the file reader, only when a workbook is read."""
+    from chalicelib.adapters import import_files as readers
+    from chalicelib.adapters.imports_store import rows_key
+    from chalicelib.services.import_worker import ImportWorker
+
+    files, queue = import_files()
+    admin = product_admin()
+    return ImportWorker(
+        jobs=imports_repo(), files=files, queue=queue, catalogue=catalogue(),
+        categories=lambda: [category.category for category in admin.categories()], products=admin, stock=stock(),
+        read_file=readers.rows, rows_key=rows_key, currency=settings.currency, chunk_rows=settings.import_chunk_rows,
+    )  # fmt: skip

@@ -12,7 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-MODULES = ("base", "catalogue", "orders", "payments", "system", "cart", "desk", "approvals", "audit", "products")
+MODULES = (
+    "base",
+    "catalogue",
+    "orders",
+    "payments",
+    "system",
+    "cart",
+    "desk",
+    "approvals",
+    "audit",
+    "products",
+    "imports",
+)
 
 
 def __getattr__(name: str) -> Any:
