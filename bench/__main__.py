@@ -19,6 +19,7 @@ from bench import (
     fulfilment_throughput,
     growth,
     harness,
+    imports,
     payment_calls,
     stream_calls,
     throughput,
@@ -43,6 +44,7 @@ def main() -> int:
             fulfilment_throughput,
             stream_calls,
             growth,
+            imports,
         ):
             section_started = time.perf_counter()
             section = benchmark.run(stack)

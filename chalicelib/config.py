@@ -37,7 +37,7 @@ class Settings:
     imports_bucket: str = "imports"  # the private bucket of import files (set by the template in AWS)
     import_uploads_queue_url: str = ""  # the import worker's queue: S3's notifications and "apply on" messages
     import_max_receives: int = 5  # that queue's maxReceiveCount: the import is marked failed on that receive
-    import_chunk_rows: int = 500  # rows one invocation of the import worker applies at most
+    import_chunk_rows: int = 1000  # rows one invocation of the import worker applies at most (and its time)
     import_upload_seconds: int = 900  # how long an import's presigned upload (POST) works
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
@@ -90,7 +90,7 @@ def load() -> Settings:
         imports_bucket=os.environ.get("IMPORTS_BUCKET", "imports"),
         import_uploads_queue_url=os.environ.get("IMPORT_UPLOADS_QUEUE_URL", ""),
         import_max_receives=max(_int("IMPORT_MAX_RECEIVES", 5), 1),
-        import_chunk_rows=min(max(_int("IMPORT_CHUNK_ROWS", 500), 1), 10_000),
+        import_chunk_rows=min(max(_int("IMPORT_CHUNK_ROWS", 1000), 1), 10_000),
         import_upload_seconds=min(max(_int("IMPORT_UPLOAD_SECONDS", 900), 60), 3600),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,

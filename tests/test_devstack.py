@@ -54,6 +54,8 @@ QUEUES = {
     "fulfilment-updates-dlq",
     "orders-stream-failures",  # the streams' on-failure destinations (infra/resources.json)
     "products-stream-failures",
+    "import-uploads",  # S3's notifications of import files and the import worker's own messages
+    "import-uploads-dlq",
 }
 CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
@@ -238,7 +240,7 @@ def test_env_json_says_what_scripts_need(running):
     assert env["stripe_webhook_secret"].startswith("whsec_local_")
     assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
     assert env["tables"] == {"orders": "orders", "products": "products", "audit": "audit"}
-    assert env["buckets"] == {"receipts": "receipts"}  # payment vouchers (tests/test_receipts_local.py)
+    assert env["buckets"] == {"receipts": "receipts", "imports": "imports"}  # vouchers, import files
     endpoint = env["aws_endpoint_url"]
     assert set(env["queues"]) == QUEUES
     assert all(url.startswith(endpoint) and url.endswith(f"/{name}") for name, url in env["queues"].items())

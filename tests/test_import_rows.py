@@ -51,8 +51,8 @@ def test_cells_read_as_spreadsheets_hold_them(column, cell, value):
 @pytest.mark.parametrize(
     ("column", "cell", "currency", "message"),
     [
-        ("price", 12.5, "CNY", "price must be a whole number of fen (12.99 CNY is 1299), not 12.5"),
-        ("price", 12.5, "USD", "price must be a whole number of cents (12.99 USD is 1299), not 12.5"),
+        ("price", 12.5, "CNY", "price must be a whole number of fen (12.50 CNY is 1250), not 12.5"),
+        ("price", 12.5, "USD", "price must be a whole number of cents (12.50 USD is 1250), not 12.5"),
         ("price", "12.5", "JPY", "price must be a whole number of yen, not 12.5"),
         ("price", "1,299", "CNY", "price must be a whole number of fen (12.99 CNY is 1299), not '1,299'"),
         ("price", 10**13, "CNY", "price must be at most 1,000,000,000,000"),

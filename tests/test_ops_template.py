@@ -127,6 +127,7 @@ def test_every_queue_that_receives_failures_has_a_depth_alarm(template):
         "FulfilmentRequestsDLQ",
         "OrdersStreamFailuresQueue",
         "ProductsStreamFailuresQueue",
+        "ImportUploadsDLQ",
     }
     for queue in failure_queues:
         (name,) = watching(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", (queue, "QueueName"))
@@ -257,9 +258,12 @@ def test_the_user_pool_requires_totp_in_prod_and_offers_it_in_dev(template):
 
 
 def test_only_the_stream_functions_may_send_to_their_failure_queues(template):
+    """(And the import worker's queue takes the API's and its own messages: apply, then apply the rest.)"""
     assert who_may(template, "sqs:SendMessage") == {
         "OrdersStream": {"FulfilmentRequestsQueue", "OrdersStreamFailuresQueue"},
         "ProductsStream": {"ProductsStreamFailuresQueue"},
+        "APIHandler": {"ImportUploadsQueue"},
+        "ImportUploads": {"ImportUploadsQueue"},
     }
     wildcard = [(where, s["Action"]) for where, s in statements(template) if s.get("Resource") == "*"]
     assert wildcard and all(

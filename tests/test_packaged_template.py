@@ -143,6 +143,7 @@ def test_the_queue_and_stream_event_sources_report_batch_item_failures_on_the_st
         "FulfilmentUpdates": ("SQS", "Queue", ("FulfilmentUpdatesQueue", "Arn")),
         "OrdersStream": ("DynamoDB", "Stream", ("OrdersTable", "StreamArn")),
         "ProductsStream": ("DynamoDB", "Stream", ("ProductsTable", "StreamArn")),
+        "ImportUploads": ("SQS", "Queue", ("ImportUploadsQueue", "Arn")),
     }
     found = {}
     for name, function in functions(template).items():
@@ -256,9 +257,12 @@ def test_only_the_orders_stream_sends_to_the_warehouse_and_only_the_update_handl
     may also send to their own on-failure queues: test_ops_template.py.)"""
     senders = {f: queues - {"OrdersStreamFailuresQueue", "ProductsStreamFailuresQueue"} for f, queues in who_may(
         template, "sqs:SendMessage").items()}  # fmt: skip
-    assert {f: queues for f, queues in senders.items() if queues} == {"OrdersStream": {"FulfilmentRequestsQueue"}}
+    imports = {"APIHandler": {"ImportUploadsQueue"}, "ImportUploads": {"ImportUploadsQueue"}}  # test_imports_template
+    assert {f: queues for f, queues in senders.items() if queues} == {"OrdersStream": {"FulfilmentRequestsQueue"},
+                                                                      **imports}  # fmt: skip
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
-        assert who_may(template, action) == {"FulfilmentUpdates": {"FulfilmentUpdatesQueue"}}, action
+        assert who_may(template, action) == {"FulfilmentUpdates": {"FulfilmentUpdatesQueue"},
+                                             "ImportUploads": {"ImportUploadsQueue"}}, action  # fmt: skip
 
 
 def test_only_the_event_handlers_publish_and_only_the_orders_stream_reaches_customers(template):
@@ -360,8 +364,9 @@ def test_the_receipts_bucket_is_private_encrypted_tls_only_and_expires_what_can_
 def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template):
     """The API handler may GetObject and PutObject under ``receipts/`` of its bucket, nothing else in S3 (no
     delete, no listing); no other function touches S3. Its bucket's name comes through RECEIPTS_BUCKET."""
-    s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:")] for f in functions(template)}
-    s3 = {f: found for f, found in s3.items() if found}
+    s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:") and "ImportsBucket" not in mentioned(g[1])]
+          for f in functions(template)}  # fmt: skip
+    s3 = {f: found for f, found in s3.items() if found}  # (the imports bucket's grants: test_imports_template.py)
     assert set(s3) == {"APIHandler"}
     assert sorted(action for action, _ in s3["APIHandler"]) == ["s3:GetObject", "s3:PutObject"]
     for _, resource in s3["APIHandler"]:

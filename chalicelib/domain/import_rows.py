@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 MAX_ROWS = 10_000  # data rows, the header not counted
@@ -210,7 +211,7 @@ def _boolean(column: Column, cell: Any) -> bool:
 
 
 def _whole(column: Column, cell: Any, currency: str) -> int:
-    what = _what(column, currency)
+    what = _what(column, currency, cell)
     if isinstance(cell, bool):
         raise CellError(f"{column.name} must be {what}, not TRUE/FALSE")
     if isinstance(cell, float):
@@ -234,17 +235,31 @@ def _whole(column: Column, cell: Any, currency: str) -> int:
     return cell
 
 
-def _what(column: Column, currency: str) -> str:
+def _what(column: Column, currency: str, cell: Any = None) -> str:
     if column.kind == "price":
         unit, per = MINOR_UNITS.get(currency, ("cents", 100))
         if per == 1:
             return f"a whole number of {unit}"
-        return f"a whole number of {unit} (12.99 {currency} is {12 * per + 99})"
+        amount = _amount(cell)
+        if amount is None or amount.as_tuple().exponent < -2 or amount < 0:
+            amount = Decimal("12.99")
+        return f"a whole number of {unit} ({amount:.2f} {currency} is {int(amount * per)})"
     if column.kind == "bool":
         return "true or false"
     if column.kind == "whole":
         return "a whole number"
     return "text"
+
+
+def _amount(cell: Any) -> Decimal | None:
+    """A decimal amount as written (``25.90``), to show what it is in minor units; None if it is not one."""
+    text = f"{cell:.10g}" if isinstance(cell, float) else str(cell).strip() if isinstance(cell, str) else ""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
 
 
 def parse_options(text: str) -> dict[str, str]:

@@ -64,7 +64,7 @@ class ImportWorker:
     read_file: Callable[[bytes, str], Iterator[tuple[int, list[Any]]]]  # adapters/import_files.rows
     rows_key: Callable[[str], str]
     currency: str
-    chunk_rows: int = 500
+    chunk_rows: int = 1000
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     # --- checking ----------------------------------------------------------------------------------------------
