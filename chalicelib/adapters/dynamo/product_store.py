@@ -83,7 +83,9 @@ class ProductStore:
             marker = OnceRecord(once_pk(once), ONCE_SK, at=after.updated_at or _now(),
                                 expires_at=datetime.fromtimestamp(time.time() + ONCE_TTL_SECONDS, UTC))  # fmt: skip
             puts.append((marker, OnceRecord.pk.does_not_exist()))
-        counts = _count_moves(before, after)
+        counts = [
+            (key, delta) for key, delta in _count_moves(before, after) if delta > 0 or self._has_category(key)
+        ]  # a product seeded into no category takes none out of the count when it leaves
         try:
             with TransactWrite(connection=self._connection) as transaction:
                 for record, put_condition in puts:
@@ -108,6 +110,9 @@ class ProductStore:
             if "TransactionConflict" in reasons:
                 raise WriteConflict() from None
             raise
+
+    def _has_category(self, key: str) -> bool:
+        return self.category(key) is not None
 
     def categories(self) -> list[Category]:
         """Every category, in its ``sort_order`` then key: one Query of their one partition."""
