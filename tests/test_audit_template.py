@@ -32,9 +32,12 @@ def test_no_role_may_update_or_delete_an_audit_entry(template):
 
 def test_only_the_api_writes_and_reads_the_audit_log(template):
     """Staff changes come through the API: its role alone may add entries (PutItem, inside the changes'
-    transactions) and read them (Query, for GET /staff/audit); the table name reaches it as AUDIT_TABLE."""
+    transactions) and read them (Query, for GET /staff/audit); the table name reaches it as AUDIT_TABLE. The
+    one other writer is the import worker, applying an import's rows as the staff member who pressed apply: it
+    may only add entries."""
     api_role = functions(template)["APIHandler"]["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert audit_grants(template) == {api_role: APPEND_AND_READ}
+    importer = functions(template)["ImportUploads"]["Properties"]["Role"]["Fn::GetAtt"][0]
+    assert audit_grants(template) == {api_role: APPEND_AND_READ, importer: {"dynamodb:PutItem"}}
     variables = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert variables["AUDIT_TABLE"] == {"Ref": "AuditTable"}
 

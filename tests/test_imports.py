@@ -300,3 +300,48 @@ def test_a_stock_count_sets_each_level_once_even_when_redelivered(imports, api, 
         counted = [m for m in movements(f"SKU-{n}") if m.reason == "stocktake"]
         assert [m.delta for m in counted] == ([] if n == 3 else [n * 3 - 10]), n
         assert all(m.note == "March count" for m in counted)
+
+
+class AlwaysFailing:
+    """The products service while DynamoDB refuses every write: each row raises."""
+
+    def __init__(self, real, failures: int) -> None:
+        self.real, self.failures = real, failures
+
+    def create(self, *args, **kwargs):
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("DynamoDB is unavailable")
+        return self.real.create(*args, **kwargs)
+
+
+def test_an_import_whose_applying_keeps_failing_is_marked_failed_and_can_be_applied_again_from_where_it_stopped(
+    imports, categories, api
+):
+    from chalicelib.config import settings
+
+    imports.worker = replace(imports.worker, chunk_rows=4)
+    import_id = imports.start("products", "csv")
+    imports.upload(csv_file(products(10)), "p.csv")
+    imports.drain()
+    assert imports.apply(import_id).status == 202
+    assert imports.pump.pump() == (1, 0)  # the first chunk applies
+    real = imports.worker.products
+    imports.worker = replace(imports.worker, products=AlwaysFailing(real, failures=settings.import_max_receives))
+    imports.drain()  # the next chunk fails on every receive, then goes to the dead-letter queue
+    job = imports.read(import_id)
+    assert (job["status"], job["rows_applied"]) == ("failed", 4), job
+    assert job["failure"] == "the import could not be processed (retried; see the worker's log)"
+    dead = imports.sqs.get_queue_attributes(QueueUrl=imports.queues["import-uploads-dlq"],
+                                            AttributeNames=["ApproximateNumberOfMessages"])  # fmt: skip
+    assert dead["Attributes"]["ApproximateNumberOfMessages"] == "1"
+
+    imports.worker = replace(imports.worker, products=real)  # DynamoDB is back: staff apply it again
+    again = imports.apply(import_id)
+    assert again.status == 202 and again.body["status"] == "applying"
+    imports.drain()
+    job = imports.read(import_id)
+    assert (job["status"], job["rows_applied"], job["failure"]) == ("applied", 10, None)
+    assert all(len(audit_entries("product.create", f"product#IMP-{n:05d}")) == 1 for n in range(1, 11))
+    resumed = audit_entries("import.apply", f"import#{import_id}")
+    assert sorted(entry.data.as_dict().get("resumed_from", -1) for entry in resumed) == [-1, 4]
