@@ -19,6 +19,7 @@ from chalicelib.entrypoints.http import (
     catalogue,
     orders,
     payments,
+    product_images,
     receipts,
     staff_orders,
     system,
@@ -42,6 +43,7 @@ app.register_blueprint(approvals.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 app.register_blueprint(audit.api)
+app.register_blueprint(product_images.api)
 
 
 @app.middleware("all")

@@ -34,6 +34,9 @@ class Settings:
     audit_table: str = "audit"  # the audit log (append-only by IAM: adapters/dynamo/audit_repo.py)
     catalogue_table: str = "catalogue"  # categories and every SKU's stock movements (adapters/dynamo/stock_ledger.py)
     jobs_table: str = "jobs"  # imports and exports: their status and what they have done
+    images_bucket: str = "images"  # the private bucket of product images (set by the template in AWS)
+    images_base_url: str = ""  # where images are served: the CloudFront distribution; unset, the bucket's own URL
+    image_upload_seconds: int = 600  # how long a presigned image upload (POST) works
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
 
@@ -82,6 +85,9 @@ def load() -> Settings:
         audit_table=os.environ.get("AUDIT_TABLE", "audit"),
         catalogue_table=os.environ.get("CATALOGUE_TABLE", "catalogue"),
         jobs_table=os.environ.get("JOBS_TABLE", "jobs"),
+        images_bucket=os.environ.get("IMAGES_BUCKET", "images"),
+        images_base_url=os.environ.get("IMAGES_BASE_URL", "").strip().rstrip("/"),
+        image_upload_seconds=min(max(_int("IMAGE_UPLOAD_SECONDS", 600), 60), 3600),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
     )

@@ -14,7 +14,13 @@ TABLE_KEYS = (
     "BillingMode",
     "StreamSpecification",
 )  # encryption and recovery settings do not apply locally
-DEFAULT_TABLE_NAMES = {"OrdersTable": "orders", "ProductsTable": "products", "AuditTable": "audit", "CatalogueTable": "catalogue", "JobsTable": "jobs"}
+DEFAULT_TABLE_NAMES = {
+    "OrdersTable": "orders",
+    "ProductsTable": "products",
+    "AuditTable": "audit",
+    "CatalogueTable": "catalogue",
+    "JobsTable": "jobs",
+}
 
 
 def template() -> dict[str, Any]:
@@ -47,6 +53,8 @@ LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json us
     "FulfilmentUpdatesDLQ": "fulfilment-updates-dlq",
     "OrdersStreamFailuresQueue": "orders-stream-failures",
     "ProductsStreamFailuresQueue": "products-stream-failures",
+    "ImageUploadsQueue": "image-uploads",
+    "ImageUploadsDLQ": "image-uploads-dlq",
     "StaffTopic": "staff",
     "CustomerTopic": "customer",
     "OpsTopic": "ops",
@@ -91,12 +99,28 @@ def create_messaging(
     return queues, topics
 
 
-LOCAL_BUCKETS = {"ReceiptsBucket": "receipts"}  # logical id in infra/ -> the bucket's local name
+LOCAL_BUCKETS = {"ReceiptsBucket": "receipts", "ImagesBucket": "images"}  # logical id in infra/ -> local name
+# What CloudFront serves in AWS (Origin Access Control, the bucket staying private), the emulator's S3 serves
+# itself locally: anonymous GetObject under these prefixes, by a bucket policy of the local bucket only.
+LOCAL_PUBLIC_READ = {"ImagesBucket": "products/"}
 
 
-def create_buckets(s3, *, origin: str = "*", prefix: str = "") -> dict[str, str]:
-    """The template's buckets, private, with their lifecycle and CORS rules (the stage's origin for
-    ``@CORS_ALLOW_ORIGIN@``); returns local name -> bucket name."""
+def queue_arns(sqs, queues: dict[str, str]) -> dict[str, str]:
+    """The template's queues by logical id -> ARN, from ``create_messaging``'s name -> URL."""
+    by_name = {name: logical for logical, name in LOCAL_NAMES.items()}
+    return {
+        by_name[name]: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for name, url in queues.items()
+        if name in by_name
+    }
+
+
+def create_buckets(
+    s3, *, origin: str = "*", prefix: str = "", queue_arns: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The template's buckets, private, with their encryption and CORS rules (the stage's origin for
+    ``@CORS_ALLOW_ORIGIN@``), and, given ``queue_arns`` (logical id -> ARN), their notifications to those queues
+    (the emulator delivers S3 -> SQS notifications as S3 does); returns local name -> bucket name."""
     made: dict[str, str] = {}
     for logical, resource in _resources("AWS::S3::Bucket").items():
         props = resource.get("Properties", {})
@@ -123,8 +147,33 @@ def create_buckets(s3, *, origin: str = "*", prefix: str = "") -> dict[str, str]
                 for rule in cors_rules
             ]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_s3_api_case(r) for r in cors]})
+        if logical in LOCAL_PUBLIC_READ:
+            readable = f"arn:aws:s3:::{name}/{LOCAL_PUBLIC_READ[logical]}*"
+            statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": readable}
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+        notifications = _queue_notifications(props, queue_arns or {})
+        if notifications:
+            s3.put_bucket_notification_configuration(
+                Bucket=name, NotificationConfiguration={"QueueConfigurations": notifications}
+            )
         made[LOCAL_BUCKETS[logical]] = name
     return made
+
+
+def _queue_notifications(props: dict[str, Any], arns: dict[str, str]) -> list[dict[str, Any]]:
+    """A bucket's QueueConfigurations in the S3 API's spelling, for the queues made locally."""
+    found = []
+    for config in props.get("NotificationConfiguration", {}).get("QueueConfigurations", []):
+        logical = config["Queue"]["Fn::GetAtt"][0]
+        if logical not in arns:
+            continue
+        rules = config.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        found.append({
+            "QueueArn": arns[logical],
+            "Events": [config["Event"]],
+            **({"Filter": {"Key": {"FilterRules": rules}}} if rules else {}),
+        })  # fmt: skip
+    return found
 
 
 def _s3_api_case(rule: dict[str, Any]) -> dict[str, Any]:

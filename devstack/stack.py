@@ -6,7 +6,8 @@ catalogue, and the API behind a gateway that verifies Cognito tokens as API
 Gateway does, and a local stand-in for Stripe's API that posts signed webhooks to
 the API (unless STRIPE_API_KEY is set: then the app talks to Stripe's test mode).
 Besides HTTP it runs what AWS would: the schedules, the orders and products stream
-handlers and the fulfilment-updates consumer, and it prints the staff and customer
+handlers, the fulfilment-updates consumer and the image-uploads consumer (S3's
+notifications of uploaded product images, which the emulator delivers), and it prints the staff and customer
 notifications as they are published. It writes env.json for scripts, refuses to
 start twice, and stops cleanly on Ctrl-C or SIGTERM.
 
@@ -126,7 +127,7 @@ class Provisioned:
     client_id: str
     queues: dict[str, str]  # name (fulfilment-updates, ...) -> URL
     topics: dict[str, str]  # staff, customer -> ARN
-    buckets: dict[str, str] = field(default_factory=dict)  # receipts -> bucket name
+    buckets: dict[str, str] = field(default_factory=dict)  # receipts, images -> bucket name
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
     provisioned = _provision(endpoint)
     payments = _start_payments(options, cleanup)
     config = _configure_app(provisioned, payments)
-    _seed_catalogue()
+    _seed_catalogue(provisioned)
     server, thread = _start_api(options.api_port, provisioned, config, cleanup)
 
     api_url = f"http://{HOST}:{server.server.server_address[1]}"
@@ -280,9 +281,11 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
     orders = StreamPump(streams, stream_of("OrdersTable"), call(handlers["orders_stream"]), REGION)
     products = StreamPump(streams, stream_of("ProductsTable"), call(handlers["products_stream"]), REGION)
     updates = QueuePump(sqs, provisioned.queues["fulfilment-updates"], _consumer(handlers, report), REGION)
+    uploads = QueuePump(sqs, provisioned.queues["image-uploads"], call(handlers["image_uploads"]), REGION)
     taps = {audience: TopicTap(sqs, sns, provisioned.topics[audience], f"devstack-{audience}-tap")
             for audience in ("staff", "customer")}  # fmt: skip
-    dead_letters = DeadLetterWatch(sqs, provisioned.queues["fulfilment-updates-dlq"], "fulfilment-updates-dlq")
+    dead_letters = [DeadLetterWatch(sqs, provisioned.queues[name], name)
+                    for name in ("fulfilment-updates-dlq", "image-uploads-dlq")]  # fmt: skip
     wiring.dispatcher()  # its AWS clients made here, on the main thread, before the loop uses them
 
     def show_notifications() -> None:
@@ -291,11 +294,13 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
                 report(describe(audience, published))
 
     def watch_dead_letters() -> None:
-        line = dead_letters.check()
-        if line:
-            report(line)
+        for watch in dead_letters:
+            line = watch.check()
+            if line:
+                report(line)
 
-    loop = EventLoop([orders.pump, products.pump, updates.pump, show_notifications, watch_dead_letters], interval)
+    steps = [orders.pump, products.pump, updates.pump, uploads.pump, show_notifications, watch_dead_letters]
+    loop = EventLoop(steps, interval)
     loop.start()
     cleanup.callback(loop.stop)
 
@@ -406,7 +411,8 @@ def _provision(endpoint: str) -> Provisioned:
     tables = resources.create_tables(dynamodb)
     queues, topics = resources.create_messaging(sqs, sns, visibility_timeout=QUEUE_VISIBILITY_SECONDS)
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
-    buckets = resources.create_buckets(s3, origin=os.environ.get("CORS_ALLOW_ORIGIN", "*"))  # dev's origin is *
+    origin = os.environ.get("CORS_ALLOW_ORIGIN", "*")  # dev's origin is *
+    buckets = resources.create_buckets(s3, origin=origin, queue_arns=resources.queue_arns(sqs, queues))
     pool_id, client_id = resources.create_user_pool(cognito)
     for email, role in DEMO_ACCOUNTS:
         resources.create_user(cognito, pool_id, email, DEMO_PASSWORD, () if role == "customer" else (role,))
@@ -464,6 +470,8 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
     os.environ["RECEIPTS_BUCKET"] = provisioned.buckets["receipts"]
+    os.environ["IMAGES_BUCKET"] = provisioned.buckets["images"]
+    os.environ["IMAGES_BASE_URL"] = _images_base_url(provisioned)  # the emulator serves them, as CloudFront would
     os.environ.setdefault("BUSINESS_NAME", DEMO_BANK["BANK_ACCOUNT_NAME"])  # the demo shop's name; the shell's wins
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console
@@ -475,11 +483,26 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     return config
 
 
-def _seed_catalogue() -> int:
+def _images_base_url(provisioned: Provisioned) -> str:
+    return f"{provisioned.endpoint}/{provisioned.buckets['images']}"
+
+
+def _seed_catalogue(provisioned: Provisioned) -> int:
+    """The demo products, with their pictures stored in the images bucket (their notifications then find them
+    listed already: the image-uploads consumer changes nothing)."""
+    import boto3
+
     from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
     from devstack import demo_catalogue
+    from devstack.demo_images import upload_pictures
 
-    return demo_catalogue.seed(CatalogueRepository())
+    s3 = boto3.client("s3", endpoint_url=provisioned.endpoint, region_name=REGION)
+    bucket, base_url = provisioned.buckets["images"], _images_base_url(provisioned)
+
+    def pictures(product: Any, count: int) -> list[str]:
+        return upload_pictures(s3, bucket, base_url, product.sku, product.category, count)
+
+    return demo_catalogue.seed(CatalogueRepository(), pictures)
 
 
 def _start_api(
@@ -523,7 +546,8 @@ def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dic
         "stripe_api_base": payments.api_base,  # null: Stripe's test mode
         "queues": dict(provisioned.queues),  # fulfilment-requests(-dlq), fulfilment-updates(-dlq) -> URL
         "topics": dict(provisioned.topics),  # staff, customer -> ARN
-        "buckets": dict(provisioned.buckets),  # receipts -> bucket name
+        "buckets": dict(provisioned.buckets),  # receipts, images -> bucket name
+        "images_base_url": _images_base_url(provisioned),
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
         "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
     }

@@ -74,6 +74,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "DELETE /cart": CUSTOMERS,
     "POST /cart/checkout": {**CUSTOMERS, "customer": 201, "other": 201},  # each checks out their own cart
     "GET /staff/audit": ADMIN_ONLY,
+    "POST /staff/products/{sku}/images": {**STAFF_ONLY, "staff": 201, "admin": 201},  # tests/test_product_images.py
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 
@@ -165,6 +166,8 @@ def call(
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')
         return api.request(method, path, as_=as_, json_body={"note": f"edited by {as_}"}, headers=headers)
+    if route == "POST /staff/products/{sku}/images":
+        return api.post(path, {"content_type": "image/jpeg", "size_bytes": 1000}, as_=as_, headers=headers)
     if route == LOOKUP:
         number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
         return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)

@@ -97,3 +97,11 @@ def test_positive_quotes_name_real_skus_and_cart_lines_a_real_sku(hooks):
     assert [item["sku"] for item in quote.body["items"]] == ["TEE-1", "MUG-1"]
     line = hooks.map_case(None, case(True, method="PUT", path="/cart/items/{sku}", path_parameters={"sku": "0"}))
     assert line.path_parameters == {"sku": "TEE-1"}
+
+
+def test_positive_image_uploads_are_asked_for_a_real_sku_negative_ones_keep_theirs(hooks):
+    path = "/staff/products/{sku}/images"
+    asked = hooks.map_case(None, case(True, path=path, path_parameters={"sku": "0"}, body={"size_bytes": 1}))
+    assert asked.path_parameters == {"sku": "TEE-1"} and asked.body == {"size_bytes": 1}
+    negative = hooks.map_case(None, case(False, path=path, path_parameters={"sku": "0"}))
+    assert negative.path_parameters == {"sku": "0"}

@@ -127,6 +127,7 @@ def test_every_queue_that_receives_failures_has_a_depth_alarm(template):
         "FulfilmentRequestsDLQ",
         "OrdersStreamFailuresQueue",
         "ProductsStreamFailuresQueue",
+        "ImageUploadsDLQ",
     }
     for queue in failure_queues:
         (name,) = watching(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", (queue, "QueueName"))

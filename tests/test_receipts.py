@@ -37,7 +37,7 @@ def bucket(stack):
     """The template's receipts bucket on the emulator (named as the app's settings say), emptied after."""
     s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name="us-east-1")
     names = resources.create_buckets(s3)
-    assert names == {"receipts": settings.receipts_bucket}
+    assert names["receipts"] == settings.receipts_bucket
     yield s3
     resources.delete_buckets(s3, names)
 

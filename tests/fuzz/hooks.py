@@ -8,6 +8,7 @@ ones are left exactly as generated), these hooks supply that state:
   (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
 - order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
   one line per SKU is a rule across items);
+- an image upload is asked for a real SKU (an unknown one is 404);
 - quotes and checkouts name a shipping address and redeem no points (the address book and points
   are state that does not exist yet), and a cart line names a real SKU;
 - a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
@@ -53,7 +54,10 @@ def map_case(context: Any, case: Any) -> Any:
         and isinstance(case.body, dict)
     ):
         case.body = _deliverable(case.body)
-    if case.method.upper() == "PUT" and case.path == "/cart/items/{sku}" and SKUS:
+    if (case.method.upper(), case.path) in (
+        ("PUT", "/cart/items/{sku}"),
+        ("POST", "/staff/products/{sku}/images"),
+    ) and SKUS:
         case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
     if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
         case.body = {**case.body, "customer_id": CUSTOMER_ID}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-MODULES = ("base", "catalogue", "orders", "payments", "system", "cart", "desk", "approvals", "audit")
+MODULES = ("base", "catalogue", "orders", "payments", "system", "cart", "desk", "approvals", "audit", "product_images")
 
 
 def __getattr__(name: str) -> Any:
