@@ -225,10 +225,10 @@ def test_a_fault_on_our_side_answers_5xx_so_stripe_retries_and_the_retry_applies
     real_commit = repo._commit
     outage = iter([True])
 
-    def commit(puts, stock):
+    def commit(puts, stock, *args, **kwargs):
         if next(outage, False):
             raise TransactWriteError("InternalServerError: DynamoDB is having a bad day")
-        return real_commit(puts, stock)
+        return real_commit(puts, stock, *args, **kwargs)
 
     monkeypatch.setattr(repo, "_commit", commit)
 

@@ -22,8 +22,12 @@ from chalicelib.domain import lifecycle, pricing
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.errors import ValidationFailed
-from chalicelib.domain.orders import Order, OrderLine, RequestedLine
+from chalicelib.domain.orders import MAX_ORDER_LINES, Order, OrderLine, RequestedLine
 from chalicelib.domain.payment_records import balance_due, excess_paid
+
+# SKUs one edit may move: each is two items (the product, its ledger entry) of the edit's one transaction,
+# which DynamoDB caps at 100 items (with the order, its events and its audit entry).
+MAX_STOCK_MOVES = MAX_ORDER_LINES
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,11 @@ def revise(
     after = {line.sku: line.quantity for line in lines}
     result.stock = {sku: before.get(sku, 0) - after.get(sku, 0) for sku in {*before, *after}}
     result.stock = {sku: delta for sku, delta in result.stock.items() if delta}
+    if len(result.stock) > MAX_STOCK_MOVES:
+        raise ValidationFailed(
+            f"One edit changes at most {MAX_STOCK_MOVES} lines' quantities; make the change in two edits.",
+            fields={"items": f"changes {len(result.stock)} lines, at most {MAX_STOCK_MOVES}"},
+        )
     total_from, moved = order.total, address != order.shipping_address
     order.lines, order.shipping_address, order.note = lines, address, note
     priced = pricing.totals(lines, order.currency)  # 422 beyond MAX_AMOUNT

@@ -14,6 +14,9 @@ from chalicelib.domain.errors import OutOfStock
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.domain.pricing import OrderLine, RequestedLine, price_lines  # noqa: F401 (priced there, named here)
 
+# Lines one order may have: its reservations (each a product update and its ledger entry) share one
+# transaction with the order, its events and records, which DynamoDB caps at 100 items.
+MAX_ORDER_LINES = 40
 CHANNELS = ("web", "mobile", "marketplace", "pos", "api", "phone")  # phone: taken by staff (an extension)
 
 

@@ -21,13 +21,12 @@ from chalicelib.domain import pricing
 from chalicelib.domain.cart import Cart, CartEmpty, CartTooLarge, CartView
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.identity import Principal
-from chalicelib.domain.orders import Order, RequestedLine, iso
+from chalicelib.domain.orders import MAX_ORDER_LINES, Order, RequestedLine, iso
 from chalicelib.services.changes import Busy
 from chalicelib.services.orders import OrderService, PlaceOrder
 from chalicelib.services.ports import CartChanged, CartRepo, CatalogueRepo, WriteConflict
 
 WRITE_ATTEMPTS = 8
-MAX_ORDER_LINES = 50  # what one order may have (POST /orders' limit: its reservations share one transaction)
 POINTS_AVAILABLE = 0  # points arrive with the customers issue
 
 

@@ -11,7 +11,7 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
@@ -31,6 +31,7 @@ from chalicelib.services.ports import (
 
 if TYPE_CHECKING:
     from chalicelib.domain.audit import AuditEntry
+    from chalicelib.domain.catalogue import Product
 
 log = logging.getLogger("orders.changes")
 T = TypeVar("T")
@@ -41,6 +42,9 @@ class Busy(Conflict):
     """Contention outlasted our retries; the client should retry shortly."""
 
     code = "throttled"
+
+
+RELEASE_REASONS = {"cancelled": "order_cancelled", "expired": "order_expired"}  # the ledger's reason for each
 
 
 @dataclass
@@ -65,6 +69,7 @@ class Changes:
         claim: IdempotencyClaim | None = None,
         stock_moves: Callable[[T], list[StockChange]] = lambda result: [],
         audit: Callable[[Order, Order], list[AuditEntry]] | None = None,
+        seen: Mapping[str, Product] | None = None,
     ) -> tuple[Order, T]:
         """Apply ``apply(order, now)`` and write it, retrying on a concurrent write.
 
@@ -73,7 +78,8 @@ class Changes:
         ``stock_moves`` the stock the change takes or gives back, written with it (``StockShortage``
         when some SKU has too little); ``audit`` the change's audit entries, ``audit(before, after)``
         (e.g. ``domain.audit.order_change``), computed again on every attempt from what that attempt
-        writes, and written in its transaction.
+        writes, and written in its transaction; ``seen`` the SKUs as the caller just read them (consistently),
+        which the stock moves are computed from.
         """
         for attempt in range(WRITE_ATTEMPTS):
             order = read if attempt == 0 and read is not None else self.orders.get(order_id)
@@ -86,11 +92,16 @@ class Changes:
             if order.version == version:
                 order.version += 1  # a ledger change without a timeline event still moves the version
             freed = release_stock(order) and status != order.status
-            stock = [StockChange(line.sku, line.quantity) for line in order.lines] if freed else []
+            reason = RELEASE_REASONS.get(order.status, "order_released")
+            stock = (
+                [StockChange(line.sku, line.quantity, reason, order.order_id) for line in order.lines] if freed else []
+            )
             stock += stock_moves(result)
             entries = tuple(audit(before, order)) if audit is not None else ()
             try:
-                self.orders.save(order, version, stock, payment_refs=payment_refs(order), claim=claim, audit=entries)
+                self.orders.save(
+                    order, version, stock, payment_refs=payment_refs(order), claim=claim, audit=entries, seen=seen
+                )
                 return order, result
             except WriteConflict:
                 self.backoff(attempt)

@@ -39,7 +39,10 @@ class EditService:
             raise NotFound("No such order.", order_id=order_id)
         _check_version(order, if_match)
         skus = [item.sku for item in revision.items or []]
-        products = self.catalogue.get_many(skus) if skus else {}
+        # the lines kept and dropped too: their stock is written from this read (consistent), so no second one
+        products = (
+            self.catalogue.get_many([*skus, *(line.sku for line in order.lines)], consistent=True) if skus else {}
+        )
         trial = edits.revise(copy.deepcopy(order), revision, products, principal.actor, self.changes.now(),
                              staff=principal.is_staff)  # fmt: skip
         _check_stock(trial, products)
@@ -61,8 +64,11 @@ class EditService:
                 order_id,
                 apply,
                 read=order,
+                seen=products,
                 audit=order_change(principal, "order.edit"),
-                stock_moves=lambda revised: [StockChange(sku, delta) for sku, delta in sorted(revised.stock.items())],
+                stock_moves=lambda revised: [
+                    StockChange(sku, delta, "order_edited", order_id) for sku, delta in sorted(revised.stock.items())
+                ],
             )
         except StockShortage as shortage:
             raise _out_of_stock(trial, shortage.skus, self.catalogue) from None

@@ -119,12 +119,12 @@ class OrderService:
         )
         if order.approval is not None:
             approval.ask(order, "system", order.created_at)  # staff hear which role decides first
-        reservations = [StockChange(line.sku, -line.quantity) for line in command.items]
+        reservations = [StockChange(line.sku, -line.quantity, "order_placed", order.order_id) for line in command.items]
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 self.orders.create(
                     order, idempotency_key, request_hash, reservations, scope=principal.subject,
-                    audit=_placed_by_staff(principal, order), empty_cart=empty_cart,
+                    audit=_placed_by_staff(principal, order), empty_cart=empty_cart, seen=products,
                 )  # fmt: skip
                 order.new_events.clear()
                 return order, True

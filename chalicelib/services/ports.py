@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
@@ -27,10 +28,19 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class StockChange:
-    """Units taken from (negative) or given back to (positive) a SKU's available stock."""
+    """Units taken from (negative) or given back to (positive) a SKU's available stock, and why.
+
+    Each is written with its ledger entry (``domain.catalogue.StockMovement``) in the transaction of the
+    change. ``is_sale``: an order's move, which counts in the product's ``sales_count`` too.
+    """
 
     sku: str
     delta: int
+    reason: str = "order_placed"
+    order_id: str | None = None
+    return_id: str | None = None
+    note: str | None = None
+    is_sale: bool = True
 
 
 DueCursor = dict[str, dict]  # index shard → where its Query stopped
@@ -111,7 +121,7 @@ class CustomerDirectory(Protocol):
 
 class CatalogueRepo(Protocol):
     def get(self, sku: str) -> Product | None: ...
-    def get_many(self, skus: list[str]) -> dict[str, Product]: ...
+    def get_many(self, skus: list[str], *, consistent: bool = False) -> dict[str, Product]: ...
     def list(
         self,
         *,
@@ -140,8 +150,10 @@ class OrdersRepo(Protocol):
         scope: str | None = None,
         empty_cart: int | None = None,
         audit: tuple[AuditEntry, ...] = (),
+        seen: Mapping[str, Product] | None = None,
     ) -> None:
-        """``empty_cart``: the version of the customer's cart read, emptied in the same transaction."""
+        """``empty_cart``: the version of the customer's cart read, emptied in the same transaction;
+        ``seen``: the SKUs as just read, which the reservations are computed from."""
         ...
 
     def save(
@@ -154,6 +166,7 @@ class OrdersRepo(Protocol):
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
         audit: tuple[AuditEntry, ...] = (),
+        seen: Mapping[str, Product] | None = None,
     ) -> None: ...
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None: ...
     def order_inputs(

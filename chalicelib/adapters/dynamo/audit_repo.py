@@ -13,14 +13,14 @@ transaction cannot write it twice.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, ClassVar
+from typing import Any
 
 from pynamodb.attributes import MapAttribute, UnicodeAttribute
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import _gsi
-from chalicelib.adapters.dynamo.pages import query_page, sharded_page
+from chalicelib.adapters.dynamo.pages import base_table, query_page, sharded_page
 from chalicelib.config import settings
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.services.ports import AuditQuery, Page
@@ -102,17 +102,7 @@ def add_audit(transaction: TransactWrite, entries: tuple[AuditEntry, ...] | list
         transaction.save(record, condition=condition)
 
 
-class _Table:
-    """The table itself, shaped as ``pages`` reads an index (its key names and ``query``)."""
-
-    _model = AuditRecord
-
-    class Meta:
-        attributes: ClassVar[dict[str, Any]] = {}
-
-    @staticmethod
-    def query(*args: Any, **kwargs: Any) -> Any:
-        return AuditRecord.query(*args, **kwargs)
+_Table = base_table(AuditRecord)
 
 
 class AuditRepository:

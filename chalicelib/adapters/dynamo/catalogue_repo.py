@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from chalicelib.adapters.dynamo.models import ProductModel
 from chalicelib.adapters.dynamo.pages import sharded_page
-from chalicelib.domain.catalogue import Product, category_key, search_key
+from chalicelib.domain.catalogue import Product, category_key, search_key, search_text, shortfall
 from chalicelib.services.ports import Page
 
 LISTED = "PRODUCT"
@@ -39,9 +39,10 @@ class CatalogueRepository:
         except ProductModel.DoesNotExist:
             return None
 
-    def get_many(self, skus: list[str]) -> dict[str, Product]:
-        """One BatchGetItem for up to 100 SKUs."""
-        return {record.sku: to_product(record) for record in ProductModel.batch_get(list(dict.fromkeys(skus)))}
+    def get_many(self, skus: list[str], *, consistent: bool = False) -> dict[str, Product]:
+        """One BatchGetItem for up to 100 SKUs (``consistent``: what a stock write will be computed from)."""
+        records = ProductModel.batch_get(list(dict.fromkeys(skus)), consistent_read=consistent or None)
+        return {record.sku: to_product(record) for record in records}
 
     def list(
         self,
@@ -76,8 +77,11 @@ class CatalogueRepository:
         )  # fmt: skip
 
     def put(self, product: Product) -> None:
-        """Create or replace a catalogue entry with its stock (seeding, imports)."""
-        to_record(product).save()
+        """Create or replace a catalogue entry with its stock (seeding), keeping the SKU's ledger true: a new
+        SKU's stock is its first movement (``created``), a changed one a ``correction``."""
+        from chalicelib.adapters.dynamo.stock_ledger import replace_product
+
+        replace_product(product, to_record)
 
 
 def _price_condition(min_price: int | None, max_price: int | None):
@@ -104,10 +108,23 @@ def to_product(record: ProductModel) -> Product:
         sales_count=int(record.sales_count),
         active=bool(record.active),
         low_stock_threshold=int(record.low_stock_threshold or 0),
+        product_group=record.product_group,
+        options=record.options.as_dict() if record.options else {},
+        rating_avg=float(record.rating_avg) if record.rating_avg is not None else None,
+        rating_count=int(record.rating_count or 0),
+        version=int(record.version or 1),
+        stock_seq=int(record.stock_seq or 0),
+        created_at=record.created_at,
+        updated_at=record.updated_at,
     )
 
 
 def to_record(product: Product) -> ProductModel:
+    """The whole item of ``product`` (its stock fields included: the ledger's writes keep them true)."""
+    from chalicelib.adapters.dynamo.stock_ledger import low_stock_shard
+
+    short = shortfall(product.stock_available, product.low_stock_threshold) if product.active else None
+    now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return ProductModel(
         product.sku,
         name=product.name,
@@ -122,7 +139,19 @@ def to_record(product: Product) -> ProductModel:
         sales_count=product.sales_count,
         active=product.active,
         low_stock_threshold=product.low_stock_threshold,
+        product_group=product.product_group,
+        options=product.options,
+        search_text=search_text(product.name, product.description, product.options),
+        rating_avg=product.rating_avg,
+        rating_count=product.rating_count,
+        version=product.version,
+        stock_seq=product.stock_seq,
         listed=product_shard(product.sku) if product.active else None,
         listed_category=category_key(product.category) if product.active else None,
-        updated_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        listed_group=product.product_group if product.active and product.product_group else None,
+        catalogued=product_shard(product.sku),
+        low_stock=low_stock_shard(product.sku) if short is not None else None,
+        shortfall=short,
+        created_at=product.created_at or now,
+        updated_at=product.updated_at or now,
     )

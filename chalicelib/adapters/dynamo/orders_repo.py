@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,6 @@ from chalicelib.services.ports import (
     OrderFilters,
     Page,
     StockChange,
-    StockShortage,
     WriteConflict,
 )
 
@@ -145,13 +145,16 @@ class OrdersRepository:
         self, customer_id: str, idempotency_key: str, skus: list[str]
     ) -> tuple[IdempotentReplay | None, dict[str, Product]]:
         """What placing an order reads first, in one BatchGetItem over both tables: the key's earlier use, if any
-        (read consistently), and the SKUs' catalogue entries with their stock."""
+        and the SKUs' catalogue entries with their stock, both read consistently."""
         client = self._connection.client
         idem_key = {"pk": {"S": _idempotency_pk(customer_id, idempotency_key)}, "sk": {"S": "#IDEM"}}
         policy = self._policy.key() if self._policy is not None and self._policy.stale() else None
         wanted: dict[str, Any] = {
             settings.orders_table: {"Keys": [idem_key, *([policy] if policy else [])], "ConsistentRead": True},
-            settings.products_table: {"Keys": [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)]},
+            settings.products_table: {
+                "Keys": [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)],
+                "ConsistentRead": True,  # the reservations are conditional on this read (stock_ledger.py)
+            },
         }
         found: dict[str, list[dict]] = {settings.orders_table: [], settings.products_table: []}
         for _ in range(BATCH_GET_ATTEMPTS):
@@ -197,6 +200,7 @@ class OrdersRepository:
         empty_cart: int | None = None,
         scope: str | None = None,
         audit: tuple[AuditEntry, ...] = (),
+        seen: Mapping[str, Product] | None = None,
     ) -> None:
         """Write the order, its events, its idempotency record, its ``audit`` entries and every reservation at once.
 
@@ -205,7 +209,8 @@ class OrdersRepository:
         ``WriteConflict`` when a concurrent transaction touched the same items. ``scope``: whose
         keys these are (the caller: the customer, or the staff member placing an order for one).
         ``empty_cart`` (a checkout) empties the customer's cart in it too, if still at that version
-        (``CartChanged`` otherwise).
+        (``CartChanged`` otherwise). ``seen``: the SKUs as ``order_inputs`` just read them, which the
+        reservations are computed from (read again only if they moved since).
         """
         scope = scope or order.customer_id
         idempotency = _idempotency_record(IdempotencyClaim(scope, idempotency_key, request_hash), order)
@@ -218,7 +223,7 @@ class OrdersRepository:
 
             puts.append(emptied_record(order.customer_id, empty_cart, order.created_at))
         try:
-            self._commit(puts, stock)
+            self._commit(puts, stock, order, seen=seen)
         except TransactWriteError as error:
             reasons = _reasons(error)
             if reasons[0] == "ConditionalCheckFailed":
@@ -229,13 +234,6 @@ class OrdersRepository:
                 raise CartChanged() from None
             if reasons[0] == "TransactionConflict":
                 raise WriteConflict(on_idempotency_key=True) from None
-            short = [
-                change.sku
-                for change, reason in zip(stock, reasons[len(puts) :], strict=False)
-                if reason == "ConditionalCheckFailed"
-            ]
-            if short:
-                raise StockShortage(short) from None
             if "TransactionConflict" in reasons:
                 raise WriteConflict() from None
             raise
@@ -250,6 +248,7 @@ class OrdersRepository:
         payment_refs: tuple[str, ...] = (),
         claim: IdempotencyClaim | None = None,
         audit: tuple[AuditEntry, ...] = (),
+        seen: Mapping[str, Product] | None = None,
     ) -> None:
         """Write the changed header and its new events, if nobody changed the order since it was read.
 
@@ -277,20 +276,13 @@ class OrdersRepository:
         )
         puts.extend(_audit_puts(audit))
         try:
-            self._commit(puts, stock)
+            self._commit(puts, stock, order, seen=seen)
         except TransactWriteError as error:
             reasons = _reasons(error)
             if claim is not None and reasons[1:2] == ["ConditionalCheckFailed"]:
                 replay = self.find_idempotent(claim.scope, claim.key)
                 if replay is not None:
                     raise replay from None
-            short = [
-                change.sku
-                for change, reason in zip(stock, reasons[len(puts) :], strict=False)
-                if reason == "ConditionalCheckFailed" and change.delta < 0
-            ]
-            if short and reasons[0] != "ConditionalCheckFailed":
-                raise StockShortage(short) from None
             if {"ConditionalCheckFailed", "TransactionConflict"} & set(
                 reasons[: len(puts)]
             ) or "TransactionConflict" in reasons:
@@ -298,17 +290,26 @@ class OrdersRepository:
             raise
         order.new_events.clear()
 
-    def _commit(self, puts, stock: list[StockChange]) -> None:
-        # PynamoDB sends puts before updates, so cancellation reasons line up with puts + stock.
-        with TransactWrite(connection=self._connection) as transaction:
+    def _commit(
+        self, puts, stock: list[StockChange], order: Order, *, seen: Mapping[str, Product] | None = None
+    ) -> None:
+        """One transaction of ``puts`` and the stock changes with their ledger entries
+        (``adapters/dynamo/stock_ledger.py``: ``StockShortage`` when a SKU has too little)."""
+
+        def build(transaction: TransactWrite) -> int:
             for record, condition in puts:
                 transaction.save(record, condition=condition)
-            for change in stock:
-                actions = [ProductModel.available.add(change.delta), ProductModel.sales_count.add(-change.delta)]
-                condition = ProductModel.sku.exists()
-                if change.delta < 0:
-                    condition = condition & (ProductModel.available >= -change.delta) & (ProductModel.active == True)  # noqa: E712
-                transaction.update(ProductModel(change.sku), actions=actions, condition=condition)
+            return len(puts)
+
+        if not stock:
+            with TransactWrite(connection=self._connection) as transaction:
+                build(transaction)
+            return
+        from chalicelib.adapters.dynamo.stock_ledger import StockState, commit_with_stock
+
+        actor = next((event.actor for event in reversed(order.new_events)), "system")
+        states = {sku: StockState.of(product) for sku, product in (seen or {}).items()}
+        commit_with_stock(self._connection, build, stock, at=order.updated_at, actor=actor, seen=states)
 
 
 def _reasons(error: TransactWriteError) -> list[str | None]:

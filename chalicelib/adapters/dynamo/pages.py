@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pynamodb.indexes import GlobalSecondaryIndex
 
@@ -108,6 +108,15 @@ def sharded_page(
         else:
             after[shard] = _key_of(got[used - 1], key_names) if used else positions[shard]
     return Page([convert(record) for *_, record in rows], cursors.encode_sharded(after) if after else None)
+
+
+def base_table(model: type) -> Any:
+    """A table itself, shaped as the functions above read an index (its key names and ``query``)."""
+
+    class Meta:
+        attributes: ClassVar[dict[str, Any]] = {}
+
+    return type(f"{model.__name__}Table", (), {"_model": model, "Meta": Meta, "query": staticmethod(model.query)})
 
 
 def _one_page(results: Any) -> tuple[list, dict | None]:

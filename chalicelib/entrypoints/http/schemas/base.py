@@ -12,7 +12,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from chalicelib.domain.catalogue import SORTS
 from chalicelib.domain.lifecycle import FULFILMENT_STATUSES, PAYMENT_STATUSES, STATUSES
-from chalicelib.domain.orders import CHANNELS
+from chalicelib.domain.orders import CHANNELS, MAX_ORDER_LINES
 from chalicelib.domain.payments import METHODS
 
 PATTERN_MISMATCH = "pattern_mismatch"  # the error type of a failed ``Pattern``; its message is the field's sentence
@@ -176,7 +176,7 @@ Sort = Literal[SORTS]  # type: ignore[valid-type]
 Method = Literal[METHODS]  # type: ignore[valid-type]
 
 
-MAX_LINES = 50
+MAX_LINES = MAX_ORDER_LINES
 
 
 MAX_QUANTITY = 999
