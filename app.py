@@ -21,7 +21,9 @@ from chalicelib.entrypoints.http import (
     payments,
     product_images,
     receipts,
+    staff_catalogue,
     staff_orders,
+    stock,
     system,
 )
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
@@ -43,6 +45,8 @@ app.register_blueprint(approvals.api)
 app.register_blueprint(schedules.api)
 app.register_blueprint(events.api)
 app.register_blueprint(audit.api)
+app.register_blueprint(staff_catalogue.api)
+app.register_blueprint(stock.api)
 app.register_blueprint(product_images.api)
 
 

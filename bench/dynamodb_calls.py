@@ -51,7 +51,7 @@ TARGETS: dict[str, Target | None] = {
     "list products (q=...)": Target(PRODUCT_SHARDS),
     "get product": Target(1),
     "edit order (a line's quantity)": Target(3),  # Query, BatchGetItem (the new lines' prices), TransactWriteItems
-    "cancel order": Target(2, exact=False),
+    "cancel order": Target(3, exact=False),  # Query, BatchGetItem (the stock it gives back, for its ledger), Transact
     "replay order (same Idempotency-Key)": None,  # reported, no target
     "set a cart line": Target(3),  # GetItem (the cart), BatchGetItem (its products), PutItem (conditional)
     "get cart (2 lines)": Target(2),  # GetItem, one BatchGetItem of the products
@@ -62,6 +62,14 @@ TARGETS: dict[str, Target | None] = {
     "list approvals (staff)": Target(ORDER_SHARDS),  # one Query per shard of the staff steps' index partitions
     "approve (a step; the next one waits)": Target(2),  # Query (the order), TransactWriteItems
     "approve (the last step: confirmed)": Target(2),
+    "list categories": Target(1),
+    "put a category (rename)": Target(2),  # GetItem (its version), TransactWriteItems (with its audit entry)
+    "create product (with stock)": Target(1),  # one TransactWriteItems: product, movement, count, audit
+    "edit product (price)": Target(2),  # GetItem (consistent), TransactWriteItems
+    "retire product": Target(3),  # GetItem, GetItem (its category), TransactWriteItems
+    "stock adjustment": Target(3),  # GetItem (the key, first), GetItem (the product), TransactWriteItems
+    "stock movements (a page)": Target(2),  # GetItem (the product exists?), Query
+    "low stock (a page)": Target(4),  # one Query per shard of the low-stock index
 }
 
 
@@ -135,6 +143,7 @@ class Operations:
         )
         self.approvals()
         self.cart()
+        self.catalogue()
         return self.counts
 
     def approvals(self) -> None:
@@ -149,6 +158,26 @@ class Operations:
         done = self.measure("approve (the last step: confirmed)", "POST", path, self.admin, body={})
         if done["status"] != "confirmed":
             raise BenchError(f"approve: the order is {done['status']} after its last step")
+
+    def catalogue(self) -> None:
+        """Staff keep the catalogue: a category renamed, a product created, edited, restocked and retired."""
+        staff, self.passes = self.staff, getattr(self, "passes", 0) + 1
+        self.measure("list categories", "GET", "/categories", None)
+        self.measure("put a category (rename)", "PUT", "/staff/categories/tea", staff,
+                     body={"name": f"Tea ({self.passes})"})  # fmt: skip
+        sku = f"CALLS-NEW-{self.passes:02d}"
+        product = {"sku": sku, "name": "New tea", "category": "tea", "price": 990, "stock": 10,
+                   "low_stock_threshold": 20}  # fmt: skip
+        self.measure("create product (with stock)", "POST", "/staff/products", staff, 201, body=product)
+        self.measure("edit product (price)", "PATCH", f"/staff/products/{sku}", staff, body={"price": 1090},
+                     headers={"if-match": '"1"'})  # fmt: skip
+        self.measure("stock adjustment", "POST", "/staff/stock/adjustments", staff, 201,
+                     body={"sku": sku, "delta": 5, "reason": "restock"}, headers={"idempotency-key": new_key()})  # fmt: skip
+        self.measure("stock movements (a page)", "GET", f"/staff/products/{sku}/stock-movements", staff)
+        low = self.measure("low stock (a page)", "GET", "/staff/stock/low", staff)
+        if sku not in {item["sku"] for item in low["items"]}:
+            raise BenchError(f"low stock: {sku} (15 of 20) is not listed")
+        self.measure("retire product", "DELETE", f"/staff/products/{sku}", staff)
 
     def cart(self) -> None:
         """Quote, fill the cart (two lines), read it, check it out, and replay the checkout."""
@@ -172,6 +201,10 @@ def seed_catalogue(stack: Stack) -> None:
             sku = f"CALLS-{category.upper()}-{n:02d}"
             stack.seed(sku, stock=1_000, price=500 * n, name=name, category=category)
     stack.seed("CALLS-BIG-01", stock=1_000, price=2_500_000, name="Approval 01", category="machinery")
+    from chalicelib.adapters.dynamo.catalogue_table import CATEGORY_PK, CategoryRecord
+
+    CategoryRecord(CATEGORY_PK, "tea", category="tea", name="Tea", product_count=PRODUCTS_PER_CATEGORY,
+                   updated_at="2026-12-01T00:00:00Z").save()  # fmt: skip
 
 
 def describe(counts: Counter[str]) -> str:

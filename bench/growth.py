@@ -73,6 +73,27 @@ def seed_orders(count: int, customer: User, other: User, start: datetime) -> Non
             batch.save(to_record(order))
 
 
+def seed_stock(start_seq: int, count: int) -> None:
+    """``count`` more movements in SKU's ledger, and ``count // 10`` more products under their threshold."""
+    from chalicelib.adapters.dynamo.models import ProductModel
+    from chalicelib.adapters.dynamo.stock_ledger import low_stock_shard, to_record
+    from chalicelib.domain.catalogue import StockMovement
+
+    with ProductModel.batch_write() as products:
+        for n in range(start_seq, start_seq + count, 10):
+            sku = f"GROWTH-LOW-{n:06d}"
+            products.save(ProductModel(sku, name=sku, name_key=sku.casefold(), category="growth", price=100,
+                                       currency="CNY", available=1, low_stock_threshold=5, low_stock=low_stock_shard(sku),
+                                       shortfall=4))  # fmt: skip
+    from chalicelib.adapters.dynamo.catalogue_table import MovementRecord
+
+    with MovementRecord.batch_write() as moves:
+        for seq in range(start_seq + 1, start_seq + count + 1):
+            moves.save(
+                to_record(StockMovement(SKU, seq, f"2026-12-01T00:00:{seq % 60:02d}Z", 1, "restock", "bench", seq))
+            )
+
+
 def measure(stack: Stack, api: Api, customer: User, staff: User, day: str) -> dict[str, tuple[int, int]]:
     """(calls, items read) per operation."""
     number = f"{day.replace('-', '')}-{0:06d}"
@@ -92,6 +113,8 @@ def measure(stack: Stack, api: Api, customer: User, staff: User, day: str) -> di
             staff,
         ),
         "lookup by order number": ("GET", f"/staff/orders/lookup?order_number={number}", staff),
+        "stock movements of a SKU (a page)": ("GET", f"/staff/products/{SKU}/stock-movements", staff),
+        "low stock (a page)": ("GET", "/staff/stock/low", staff),
     }
     results: dict[str, tuple[int, int]] = {}
     for name, (method, path, user) in operations.items():
@@ -124,6 +147,7 @@ def run(stack: Stack) -> Section:
     seeded = 0
     for size in SIZES:
         seed_orders(size - seeded, customer, other, start + timedelta(seconds=seeded))
+        seed_stock(seeded, size - seeded)  # as many movements of one SKU as orders, a tenth as many low products
         seeded = size
         measure(stack, api, customer, staff, f"{start:%Y-%m-%d}")  # warm-up at this size
         by_size[size] = measure(stack, api, customer, staff, f"{start:%Y-%m-%d}")

@@ -430,13 +430,37 @@ PRODUCTS: tuple[Product, ...] = (
 )
 
 
+CATEGORIES = {APPAREL: ("服装 Apparel", 1), FOOD: ("食品饮料 Food & drink", 2),
+              MACHINERY: ("机械配件 Machinery parts", 3), HOME: ("家居 Home", 4)}  # fmt: skip
+
+# Variants: the crew-neck tees are one product in two colours and sizes (规格).
+VARIANTS = {"TEE-CREW-WHT-M": ("TEE-CREW", {"colour": "白色", "size": "M"}),
+            "TEE-CREW-BLK-L": ("TEE-CREW", {"colour": "黑色", "size": "L"})}  # fmt: skip
+
+
 def seed(repo: CatalogueRepository, pictures: Callable[[Product, int], list[str]] | None = None) -> int:
-    """Put every demo product into the catalogue (``repo.put(Product)``); returns how many.
+    """Put the categories and every demo product into the catalogue (``repo.put(Product)``); returns how many.
 
     ``pictures(product, count)`` stores a product's pictures and returns their URLs (without it, no images).
     """
-    for product in PRODUCTS:
+    from datetime import UTC, datetime
+
+    from chalicelib.adapters.dynamo.catalogue_table import CATEGORY_PK, CategoryRecord
+    from chalicelib.domain.orders import iso
+
+    products = [
+        replace(product, product_group=VARIANTS[product.sku][0], options=VARIANTS[product.sku][1])
+        if product.sku in VARIANTS
+        else product
+        for product in PRODUCTS
+    ]
+    now = iso(datetime.now(UTC))
+    for key, (name, order) in CATEGORIES.items():
+        count = sum(1 for product in products if product.active and product.category == key)
+        CategoryRecord(CATEGORY_PK, key, category=key, name=name, sort_order=order, product_count=count,
+                       updated_at=now).save()  # fmt: skip
+    for product in products:
         if pictures is not None:
             product = replace(product, images=pictures(product, PICTURES[product.sku]))
         repo.put(product)
-    return len(PRODUCTS)
+    return len(products)

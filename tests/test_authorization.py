@@ -74,6 +74,16 @@ MATRIX: dict[str, dict[str, int]] = {
     "DELETE /cart": CUSTOMERS,
     "POST /cart/checkout": {**CUSTOMERS, "customer": 201, "other": 201},  # each checks out their own cart
     "GET /staff/audit": ADMIN_ONLY,
+    # managing the catalogue and stock (tests/test_product_admin.py, tests/test_stock_ledger.py)
+    "GET /categories": PUBLIC,
+    "PUT /staff/categories/{category}": STAFF_ONLY,
+    "POST /staff/products": {**STAFF_ONLY, "staff": 201, "admin": 201},
+    "GET /staff/products/{sku}": STAFF_ONLY,
+    "PATCH /staff/products/{sku}": STAFF_ONLY,
+    "DELETE /staff/products/{sku}": STAFF_ONLY,
+    "POST /staff/stock/adjustments": {**STAFF_ONLY, "staff": 201, "admin": 201},
+    "GET /staff/products/{sku}/stock-movements": STAFF_ONLY,
+    "GET /staff/stock/low": STAFF_ONLY,
     "POST /staff/products/{sku}/images": {**STAFF_ONLY, "staff": 201, "admin": 201},  # tests/test_product_images.py
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
@@ -122,7 +132,8 @@ def call(
 ) -> Reply:
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
-    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x")
+    path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x",
+                           category="general")  # fmt: skip
     headers = dict(headers or {})
     if route == CONFIRM:
         total = api.get(f"/orders/{order}", as_="customer").body["total"]
@@ -162,6 +173,18 @@ def call(
         return api.request(method, path, json_body=policy, as_=as_, headers=headers)
     if route.endswith(("/approve", "/reject")):
         return api.post(path, {"reason": "no"} if route.endswith("/reject") else {}, as_=as_, headers=headers)
+    if route == "PUT /staff/categories/{category}":
+        return api.request(method, path, json_body={"name": f"General ({as_})"}, as_=as_, headers=headers)
+    if route == "POST /staff/products":
+        api.request("PUT", "/staff/categories/general", json_body={"name": "General"}, as_="admin")
+        body = {"sku": f"NEW-{uuid.uuid4().hex[:8]}", "name": "新品", "category": "general", "price": 100}
+        return api.post(path, body, as_=as_, headers=headers)
+    if route == "PATCH /staff/products/{sku}":
+        headers.setdefault("if-match", '"1"')
+        return api.request(method, path, as_=as_, json_body={"description": f"by {as_}"}, headers=headers)
+    if route == "POST /staff/stock/adjustments":
+        headers.setdefault("idempotency-key", uuid.uuid4().hex)
+        return api.post(path, {"sku": SKU, "delta": 5, "reason": "restock"}, as_=as_, headers=headers)
     if method == "PATCH":
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')
@@ -264,6 +287,16 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
     elif route == "POST /staff/orders":
         assert reply.body["customer_id"] == stack.users["customer"].sub
         assert reply.body["timeline"][0]["actor"] == f"{caller}:{stack.users[caller].sub}"
+    elif route == "PATCH /staff/products/{sku}":
+        assert api.get(f"/products/{SKU}").body["description"] == f"by {caller}"
+    elif route == "DELETE /staff/products/{sku}":
+        assert api.get(f"/products/{SKU}").status == 404
+    elif route == "POST /staff/stock/adjustments":
+        assert api.get(f"/products/{SKU}").body["stock_available"] == before["stock"] + 5
+    elif route == "POST /staff/products":
+        assert api.get(f"/products/{reply.body['sku']}").body["name"] == "新品"
+    elif route == "PUT /staff/categories/{category}":
+        assert api.get("/categories").body["items"][0]["name"] == f"General ({caller})"
     elif route.startswith("PATCH"):
         assert api.get(f"/orders/{order_id}", as_="customer").body["note"] == f"edited by {caller}"
     else:

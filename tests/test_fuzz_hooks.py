@@ -72,7 +72,8 @@ def test_the_run_uses_every_check_a_fixed_number_of_cases_and_no_state_from_earl
     assert config["generation"]["database"] == "none" and config["cache"]["enabled"] is False
     overrides = {(o["include-path"], o.get("include-method")): o for o in config["operations"]}
     assert set(overrides) == {("/webhooks/stripe", None), ("/orders/{order_id}", "PATCH"),
-                              ("/staff/settings/approval", "PUT")}  # fmt: skip
+                              ("/staff/settings/approval", "PUT"), ("/staff/products/{sku}", "PATCH"),
+                              ("/staff/products", "POST"), ("/staff/stock/adjustments", "POST")}  # fmt: skip
     for (path, _), override in overrides.items():  # only what the server's state decides is let through
         allowed = set(override["checks"]["positive_data_acceptance"]["expected-statuses"])
         assert allowed <= (
@@ -90,6 +91,21 @@ def test_positive_quotes_and_checkouts_name_an_address_and_redeem_no_points(hook
     assert null.body == {"shipping_address": hooks.ADDRESS}
     given = {"shipping_address": {"name": "n"}, "address_id": "home"}
     assert hooks.map_case(None, case(True, path=path, body=given)).body == {"shipping_address": {"name": "n"}}
+
+
+def test_positive_products_name_a_real_category_and_adjustments_a_real_sku(hooks, monkeypatch):
+    monkeypatch.setattr(hooks, "CATEGORY", "apparel")
+    monkeypatch.setattr(hooks, "SKUS", ["TEE-1"])
+    created = hooks.map_case(
+        None, case(True, method="POST", path="/staff/products", body={"sku": "X", "category": "q"})
+    )
+    assert created.body == {"sku": "X", "category": "apparel"}
+    renamed = hooks.map_case(None, case(True, method="PATCH", path="/staff/products/{sku}", body={"name": "n"}))
+    assert renamed.body == {"name": "n"}  # no category sent: none added
+    moved = hooks.map_case(None, case(True, method="POST", path="/staff/stock/adjustments", body={"sku": "Z"}))
+    assert moved.body == {"sku": "TEE-1"}
+    negative = hooks.map_case(None, case(False, method="POST", path="/staff/products", body={"category": "q"}))
+    assert negative.body == {"category": "q"}
 
 
 def test_positive_quotes_name_real_skus_and_cart_lines_a_real_sku(hooks):

@@ -297,6 +297,43 @@ def test_the_bucket_lets_the_consoles_origin_post_from_a_browser(api, product, i
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
 
+def test_a_staff_edit_racing_an_images_arrival_keeps_both(api, product, images, monkeypatch):
+    """The edit read the product before the image was listed and writes it whole after: the listing is part of
+    what the edit's write is conditional on, so it is computed again from a fresh read and the image stays."""
+    from chalicelib.adapters.dynamo.product_store import ProductStore
+
+    reply = ask(api)
+    original, reads = ProductStore.get, []
+
+    def read_then_image_arrives(self, sku):
+        found = original(self, sku)
+        reads.append(found)
+        if len(reads) == 1:
+            assert upload(reply, PNG).status_code == 204
+            images.drain()  # listed between the edit's read and its write
+        return found
+
+    monkeypatch.setattr(ProductStore, "get", read_then_image_arrives)
+    edited = api.request("PATCH", f"/staff/products/{SKU}", json_body={"description": "新的描述"}, as_="staff",
+                         headers={"if-match": '"1"'})  # fmt: skip
+    assert edited.status == 200, edited.body
+    assert len(reads) == 2  # the first write was refused, the second computed from what holds the image
+    shown = api.get(f"/products/{SKU}").body
+    assert shown["description"] == "新的描述" and shown["images"] == [reply.body["image_url"]]
+
+
+def test_staff_may_reorder_or_drop_uploaded_images_with_an_edit(api, product, images):
+    first, second = ask(api), ask(api, content_type="image/jpeg", size_bytes=len(JPEG))
+    assert upload(first, PNG).status_code == 204 and upload(second, JPEG).status_code == 204
+    images.drain()
+    version = api.get(f"/staff/products/{SKU}", as_="staff").body["version"]
+    assert version == 1  # uploads never move it
+    edited = api.request("PATCH", f"/staff/products/{SKU}", json_body={"images": [second.body["image_url"]]},
+                         as_="staff", headers={"if-match": f'"{version}"'})  # fmt: skip
+    assert edited.status == 200, edited.body
+    assert listed(api) == [second.body["image_url"]]
+
+
 # --- objects that may not be listed ----------------------------------------------------------------------------
 
 

@@ -54,6 +54,16 @@ class StockMovement:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Category:
+    category: str  # its key, as products name it (case-insensitive: ``category_key``)
+    name: str  # as shoppers see it
+    sort_order: int = 0
+    product_count: int = 0  # active products in it
+    version: int = 1
+    updated_at: str | None = None
+
+
 def category_key(category: str) -> str:
     """The form categories are listed and looked up in: ``Apparel`` and ``apparel`` are one category."""
     return " ".join(category.casefold().split())

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 CONTENT_TYPES: dict[str, str] = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # 5 MiB
-MAX_IMAGES = 20  # per product: the item stays small (a product is read by every listing and order)
+MAX_IMAGES = 10  # per product, as many as a staff edit may list (schemas/products.py); the item stays small
 PREFIX = "products/"
 SNIFF_BYTES = 12  # what ``sniffed_type`` needs to read of an object
 

@@ -17,6 +17,7 @@ def list_products(
     sort: str = "name",
     limit: int = 20,
     cursor: str | None = None,
+    product_group: str | None = None,
 ) -> Page[Product]:
     """A page of the catalogue. A blank ``q`` is no filter; a price range with min above max is empty."""
     if min_price is not None and max_price is not None and min_price > max_price:
@@ -29,6 +30,7 @@ def list_products(
         sort=sort,
         limit=limit,
         cursor=cursor,
+        product_group=product_group,
     )
 
 

@@ -103,6 +103,10 @@ class StockShortage(Exception):
         self.skus = skus
 
 
+class AlreadyApplied(Exception):
+    """A change made once (an import's row) was made before: nothing is written again."""
+
+
 class WriteConflict(Exception):
     """Another writer changed an item of this transaction first; retry from a fresh read."""
 
@@ -132,6 +136,7 @@ class CatalogueRepo(Protocol):
         sort: str,
         limit: int,
         cursor: str | None,
+        product_group: str | None = None,
     ) -> Page[Product]: ...
 
 

@@ -13,6 +13,7 @@ ones are left exactly as generated), these hooks supply that state:
   are state that does not exist yet), and a cart line names a real SKU;
 - a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
   contract takes exactly one of two optional parameters);
+- a product names a category that exists (``FUZZ_CATEGORY``), an adjustment a real SKU;
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
   the contract, so each positive key is tied to its body: the same key and body still replay.
 
@@ -32,6 +33,7 @@ import schemathesis
 
 SKUS = [sku for sku in os.environ.get("FUZZ_SKUS", "").split(",") if sku]
 CUSTOMER_ID = os.environ.get("FUZZ_CUSTOMER_ID", "")
+CATEGORY = os.environ.get("FUZZ_CATEGORY", "")
 KEY = "Idempotency-Key"
 re_key = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the server takes (routing.IDEMPOTENCY_KEY_PATTERN)
 
@@ -61,6 +63,11 @@ def map_case(context: Any, case: Any) -> Any:
         case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
     if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
         case.body = {**case.body, "customer_id": CUSTOMER_ID}
+    product_body = case.path in ("/staff/products", "/staff/products/{sku}") and isinstance(case.body, dict)
+    if product_body and CATEGORY and (case.method.upper() == "POST" or "category" in case.body):
+        case.body = {**case.body, "category": CATEGORY}
+    if case.path == "/staff/stock/adjustments" and isinstance(case.body, dict) and SKUS:
+        case.body = {**case.body, "sku": SKUS[0]}
     if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
         one = [name for name in ("order_number", "payment_reference") if name in case.query][:1] or ["order_number"]
         case.query = {one[0]: case.query.get(one[0], "20260101-000001")}

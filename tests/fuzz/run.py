@@ -141,6 +141,12 @@ def _skus(api_url: str) -> list[str]:
             return skus
 
 
+def _category(api_url: str) -> str:
+    """A category of the demo catalogue (the hooks put it on positive product bodies)."""
+    with urllib.request.urlopen(f"{api_url}/categories", timeout=10) as reply:
+        return json.load(reply)["items"][0]["category"]
+
+
 def _token(directory: Path, email: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "devstack.token", email],
@@ -184,7 +190,7 @@ def _fuzz(role: str, token: str, api_url: str, skus: list[str], max_examples: in
         *(["--max-examples", str(max_examples)] if max_examples else []),
     ]
     environ = {**os.environ, "SCHEMATHESIS_HOOKS": str(HERE / "hooks.py"), "FUZZ_SKUS": ",".join(skus),
-               "FUZZ_CUSTOMER_ID": customer_id}  # fmt: skip
+               "FUZZ_CUSTOMER_ID": customer_id, "FUZZ_CATEGORY": _category(api_url)}  # fmt: skip
     print(f"fuzz [{role}]: schemathesis run {api_url}/openapi.json (log: build/fuzz/{role}.log)", flush=True)
     with (REPORTS / f"{role}.log").open("w") as out:
         done = subprocess.run(command, cwd=ROOT, env=environ, stdout=out, stderr=subprocess.STDOUT, check=False)

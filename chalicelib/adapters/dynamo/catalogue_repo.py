@@ -54,19 +54,29 @@ class CatalogueRepository:
         sort: str,
         limit: int,
         cursor: str | None,
+        product_group: str | None = None,
     ) -> Page[Product]:
         """One Query of the index that serves this sort (one per shard without a category), never a Scan.
+
+        ``q`` matches the name, description and option values (case-folded substring) or a SKU prefix;
+        ``product_group`` reads that group's variants (their own index), in SKU order.
 
         ``category`` in any case. A filtered page (``q``, or a price range on a name or sales
         sort) evaluates at most ``FILTERED_PAGE_SIZE`` items per Query: it may hold fewer
         than ``limit`` and still have a cursor.
         """
-        index, order_by, descending = _INDEXES[(category is not None, sort)]
         price_range = _price_condition(min_price, max_price)
+        if product_group is not None:  # one product's variants: its group's partition, in SKU order
+            filters = _all(
+                price_range, _matches(q), (ProductModel.listed_category == category_key(category)) if category else None
+            )
+            return sharded_page(
+                ProductModel.by_group, "listed_group", [product_group], limit=limit, cursor=cursor, convert=to_product,
+                order_by="sku", filter_condition=filters,
+            )  # fmt: skip
+        index, order_by, descending = _INDEXES[(category is not None, sort)]
         range_condition, filters = (price_range, None) if "price" in sort else (None, price_range)
-        if q:
-            contains = ProductModel.name_key.contains(search_key(q))
-            filters = contains if filters is None else filters & contains
+        filters = _all(filters, _matches(q))
         if category is not None:
             attribute, shards = "listed_category", [category_key(category)]
         else:
@@ -82,6 +92,26 @@ class CatalogueRepository:
         from chalicelib.adapters.dynamo.stock_ledger import replace_product
 
         replace_product(product, to_record)
+
+
+def _matches(q: str | None):
+    """``q`` as a filter: a substring of the search text (the name alone on items written before it) or a
+    SKU prefix, as typed or in capitals."""
+    if not q:
+        return None
+    key = search_key(q)
+    found = ProductModel.search_text.contains(key) | ProductModel.name_key.contains(key)
+    return found | ProductModel.sku.startswith(q) | ProductModel.sku.startswith(q.upper())
+
+
+def _all(*conditions):
+    present = [condition for condition in conditions if condition is not None]
+    if not present:
+        return None
+    combined = present[0]
+    for condition in present[1:]:
+        combined = combined & condition
+    return combined
 
 
 def _price_condition(min_price: int | None, max_price: int | None):

@@ -6,6 +6,7 @@
   product's ``stock_seq`` after the change, so a SKU's ledger is gapless and in commit order. The
   ``moves-at`` index (``MOVES#<shard>``, ``at``) reads every SKU's movements by time (exports).
 - Stock adjustments' Idempotency-Keys: ``IDEM#<caller>#<key>`` / ``#IDEM``, holding the first answer.
+- Changes made once: ``ONCE#<token>`` / ``#ONCE`` (an import's rows), in the change's own transaction.
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ class StockIdempotencyRecord(CatalogueTableItem, discriminator="idempotency"):
     request_hash = UnicodeAttribute()
     answer = UnicodeAttribute()  # the first answer, as JSON
     expires_at = TTLAttribute()
+
+
+class OnceRecord(CatalogueTableItem, discriminator="once"):
+    """A change made once (``ONCE#<token>``: an import's row), written in that change's transaction."""
+
+    at = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+def once_pk(token: str) -> str:
+    return f"ONCE#{token}"
+
+
+ONCE_SK = "#ONCE"
 
 
 def sku_pk(sku: str) -> str:

@@ -296,7 +296,7 @@ class OrdersRepository:
         """One transaction of ``puts`` and the stock changes with their ledger entries
         (``adapters/dynamo/stock_ledger.py``: ``StockShortage`` when a SKU has too little)."""
 
-        def build(transaction: TransactWrite) -> int:
+        def build(transaction: TransactWrite, moves: object = None) -> int:
             for record, condition in puts:
                 transaction.save(record, condition=condition)
             return len(puts)

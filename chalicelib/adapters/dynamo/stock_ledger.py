@@ -89,22 +89,32 @@ def seen_condition(state: StockState) -> Any:
     return ProductModel.sku.exists() & (ProductModel.available == state.available) & seq & version
 
 
-def add_moves(
-    transaction: TransactWrite, changes: list[StockChange], states: Mapping[str, StockState], *, at: str, actor: str
+def plan_moves(
+    changes: list[StockChange], states: Mapping[str, StockState], *, at: str, actor: str
 ) -> list[StockMovement]:
-    """Add each change's movement Put and product update to ``transaction``; ``StockShortage`` (before
-    anything is sent) for the SKUs that cannot give what is asked, or are unknown or retired."""
+    """Each change's ledger entry from the SKU as read; ``StockShortage`` for the SKUs that cannot give what
+    is asked (``_refused``)."""
     if len({change.sku for change in changes}) != len(changes):
         raise ValueError("one stock change per SKU in a transaction")
-    short = [
-        change.sku
-        for change in changes
-        if change.delta < 0 and (not states[change.sku].active or states[change.sku].available + change.delta < 0)
-    ]
-    short += [change.sku for change in changes if not states[change.sku].exists and change.sku not in short]
+    short = [change.sku for change in changes if _refused(change, states[change.sku])]
     if short:
         raise StockShortage(short)
-    moves = [_movement(change, states[change.sku], at=at, actor=actor) for change in changes]
+    return [_movement(change, states[change.sku], at=at, actor=actor) for change in changes]
+
+
+def _refused(change: StockChange, state: StockState) -> bool:
+    """An unknown SKU gives nothing; nor does one below zero; a retired one takes no new orders' reservations."""
+    if not state.exists:
+        return True
+    if change.delta >= 0:
+        return False
+    return state.available + change.delta < 0 or (change.is_sale and not state.active)
+
+
+def add_moves(
+    transaction: TransactWrite, changes: list[StockChange], moves: list[StockMovement], states: Mapping[str, StockState]
+) -> None:
+    """Add each movement's Put, then each product's update (conditional on the SKU as read)."""
     for move in moves:
         transaction.save(to_record(move), condition=MovementRecord.pk.does_not_exist())
     for change, move in zip(changes, moves, strict=True):
@@ -117,37 +127,38 @@ def add_moves(
             *low_stock_actions(change.sku, move.balance_after, state.threshold, state.active),
         ]
         transaction.update(ProductModel(change.sku), actions=actions, condition=seen_condition(state))
-    return moves
 
 
 def commit_with_stock(
     connection: Connection,
-    build: Callable[[TransactWrite], int],
+    build: Callable[[TransactWrite, list[StockMovement]], int],
     changes: list[StockChange],
     *,
     at: str,
     actor: str,
     seen: Mapping[str, StockState] | None = None,
+    attempts: int = STOCK_ATTEMPTS,
     pause: Callable[[float], None] = time.sleep,
 ) -> list[StockMovement]:
-    """One TransactWriteItems of what ``build`` adds (Puts only; it returns how many) and ``changes``.
+    """One TransactWriteItems of what ``build(transaction, moves)`` adds (Puts only; it returns how many)
+    and the ``changes`` with their movements ``moves``.
 
     ``seen``: the SKUs as the caller just read them (else read here, consistently). When only stock
     conditions fail (the product moved since it was read), the SKUs are read again and the write retried,
-    up to ``STOCK_ATTEMPTS`` times (``WriteConflict`` after). Any other failure is raised as it is: its
+    up to ``attempts`` times (``WriteConflict`` after). Any other failure is raised as it is: its
     cancellation reasons start with ``build``'s items.
     """
     states = dict(seen or {})
     missing = [change.sku for change in changes if change.sku not in states]
     if missing:
         states.update(read_states(missing))
-    for attempt in range(STOCK_ATTEMPTS):
-        moves: list[StockMovement] = []
+    for attempt in range(attempts):
+        moves = plan_moves(changes, states, at=at, actor=actor)
         own = 0
         try:
             with TransactWrite(connection=connection) as transaction:
-                own = build(transaction)
-                moves = add_moves(transaction, changes, states, at=at, actor=actor)
+                own = build(transaction, moves)
+                add_moves(transaction, changes, moves, states)
             return moves
         except TransactWriteError as error:
             reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
@@ -155,8 +166,9 @@ def commit_with_stock(
             moved = [c.sku for c, r in zip(changes, updates, strict=False) if r == "ConditionalCheckFailed"]
             if not changes or "ConditionalCheckFailed" in reasons[:own] or not moved:
                 raise
-            states.update(read_states(moved))
-            pause(0.005 * 2**attempt)
+            if attempt + 1 < attempts:
+                states.update(read_states(moved))
+                pause(0.005 * 2**attempt)
     raise WriteConflict()
 
 

@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.domain.errors import NotFound
 from chalicelib.entrypoints.http import presenters, wiring
-from chalicelib.entrypoints.http.routing import PUBLIC, Call, endpoint
+from chalicelib.entrypoints.http.routing import PUBLIC, Call, endpoint, respond
 from chalicelib.services import catalogue as service
 
 api = Blueprint(__name__)
@@ -38,6 +38,7 @@ def list_products(call: Call) -> dict:
         sort=q.sort,
         limit=q.limit,
         cursor=q.cursor,
+        product_group=q.product_group,
     )
     return presenters.page(result, presenters.product)
 
@@ -49,10 +50,12 @@ def list_products(call: Call) -> dict:
     summary="One product",
     access=PUBLIC,
     response="ProductOut",
+    response_headers=("ETag",),
     errors=(404,),
     tag="catalogue",
 )
-def get_product(call: Call, sku: str) -> dict:
+def get_product(call: Call, sku: str):
     if not SKU.match(sku):
         raise NotFound("No such product.", sku=sku[:64])
-    return presenters.product(service.get_product(wiring.catalogue(), sku))
+    product = service.get_product(wiring.catalogue(), sku)
+    return respond(presenters.product(product), 200, {"ETag": f'"{product.version}"'})

@@ -33,6 +33,11 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     },
     "ETag": {"description": 'The version read, as "<version>"; send it as If-Match.', "schema": {"type": "string"}},
 }
+# Path parameters whose form the server checks (the rest are any string, answered 404 when they name nothing).
+PATH_SCHEMAS = {
+    "category": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f/#?%\\\\]+$"},
+}
+
 RETRY_AFTER = {
     "description": "Seconds to wait before trying again.",
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
@@ -83,7 +88,7 @@ def _operation(spec: Endpoint, module: Any) -> dict[str, Any]:
         "tags": [spec.tag],
         "operationId": f"{spec.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', spec.path.lower()).strip('_')}",
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "schema": PATH_SCHEMAS.get(name, {"type": "string"})}
             for name in re.findall(r"{(\w+)}", spec.path)
         ],
         "responses": _successes(spec),

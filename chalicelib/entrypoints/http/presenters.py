@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.domain import customer_view
 from chalicelib.domain import payments as ledger
 from chalicelib.domain.approval import Policy
-from chalicelib.domain.catalogue import Product
+from chalicelib.domain.catalogue import Category, Product
 from chalicelib.domain.orders import Order, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
 from chalicelib.services.ports import Page
@@ -29,7 +29,25 @@ def product(item: Product) -> dict[str, Any]:
         "stock_available": max(item.stock_available, 0),
         "sales_count": item.sales_count,
         "active": item.active,
+        "product_group": item.product_group,
+        "options": item.options,
+        "low_stock_threshold": item.low_stock_threshold,
+        "rating_avg": item.rating_avg,
+        "rating_count": item.rating_count,
+        "version": item.version,
+        "updated_at": item.updated_at,
     }
+
+
+def category(item: Category) -> dict[str, Any]:
+    return {"category": item.category, "name": item.name, "sort_order": item.sort_order,
+            "product_count": max(item.product_count, 0)}  # fmt: skip
+
+
+def low_stock(item: Product) -> dict[str, Any]:
+    return {"sku": item.sku, "name": item.name, "category": item.category, "stock_available": item.stock_available,
+            "low_stock_threshold": item.low_stock_threshold,
+            "shortfall": item.low_stock_threshold - item.stock_available, "active": item.active}  # fmt: skip
 
 
 def order(item: Order, *, staff: bool) -> dict[str, Any]:

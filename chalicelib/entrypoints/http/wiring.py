@@ -208,3 +208,23 @@ def dead_letter_alert(reason: str, body: str, message_id: str, receives: int) ->
     from chalicelib.domain.orders import iso
 
     notifier().publish(dead_letter(reason, body, message_id, receives, iso(changes().clock())))
+
+
+@cache
+def product_admin():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.product_store import ProductStore
+    from chalicelib.services.products import ProductAdmin
+
+    aws.share_with_pynamodb()
+    return ProductAdmin(store=ProductStore(), currency=settings.currency)
+
+
+@cache
+def stock():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.stock_repo import StockRepository
+    from chalicelib.services.stock import StockService
+
+    aws.share_with_pynamodb()
+    return StockService(repo=StockRepository())

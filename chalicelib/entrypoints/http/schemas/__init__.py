@@ -12,7 +12,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-MODULES = ("base", "catalogue", "orders", "payments", "system", "cart", "desk", "approvals", "audit", "product_images")
+MODULES = (
+    "base",
+    "catalogue",
+    "orders",
+    "payments",
+    "system",
+    "cart",
+    "desk",
+    "approvals",
+    "audit",
+    "products",
+    "product_images",
+)
 
 
 def __getattr__(name: str) -> Any:
