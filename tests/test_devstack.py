@@ -240,7 +240,8 @@ def test_env_json_says_what_scripts_need(running):
     assert env["region"] == "us-east-1"
     assert env["stripe_webhook_secret"].startswith("whsec_local_")
     assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
-    assert env["tables"] == {name: name for name in ("orders", "products", "audit", "catalogue", "jobs")}
+    assert env["tables"] == {"orders": "orders", "products": "products", "audit": "audit", "catalogue": "catalogue",
+                             "jobs": "jobs"}  # fmt: skip
     assert env["buckets"] == {"receipts": "receipts", "images": "images"}  # vouchers (test_receipts_local.py), images
     assert env["images_base_url"] == f"{env['aws_endpoint_url']}/images"  # the emulator serves them
     endpoint = env["aws_endpoint_url"]
