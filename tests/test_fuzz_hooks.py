@@ -26,7 +26,10 @@ def case(positive: bool, method: str = "POST", path: str = "/orders", **parts: A
     mode = SimpleNamespace(is_positive=positive)
     meta = SimpleNamespace(generation=SimpleNamespace(mode=mode))
     return SimpleNamespace(
-        meta=meta, method=method, path=path, **{"query": None, "body": None, "headers": None, **parts}
+        meta=meta,
+        method=method,
+        path=path,
+        **{"query": None, "body": None, "headers": None, "path_parameters": None, **parts},
     )
 
 
@@ -104,6 +107,13 @@ def test_positive_products_name_a_real_category_and_adjustments_a_real_sku(hooks
     assert renamed.body == {"name": "n"}  # no category sent: none added
     moved = hooks.map_case(None, case(True, method="POST", path="/staff/stock/adjustments", body={"sku": "Z"}))
     assert moved.body == {"sku": "TEE-1"}
+    retired = hooks.map_case(None, case(True, method="DELETE", path="/staff/products/{sku}",
+                                        path_parameters={"sku": "TEE-1"}))  # fmt: skip
+    assert retired.path_parameters == {"sku": hooks.NOT_A_SKU}
+    other = hooks.map_case(
+        None, case(True, method="DELETE", path="/staff/products/{sku}", path_parameters={"sku": "Q"})
+    )
+    assert other.path_parameters == {"sku": "Q"}
     negative = hooks.map_case(None, case(False, method="POST", path="/staff/products", body={"category": "q"}))
     assert negative.body == {"category": "q"}
 
