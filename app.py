@@ -20,6 +20,7 @@ from chalicelib.entrypoints.http import (
     imports,
     orders,
     payments,
+    product_images,
     receipts,
     staff_catalogue,
     staff_orders,
@@ -48,6 +49,7 @@ app.register_blueprint(events.api)
 app.register_blueprint(audit.api)
 app.register_blueprint(staff_catalogue.api)
 app.register_blueprint(stock.api)
+app.register_blueprint(product_images.api)
 app.register_blueprint(imports.api)
 app.register_blueprint(imports_worker.api)
 

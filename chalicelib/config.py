@@ -34,6 +34,9 @@ class Settings:
     audit_table: str = "audit"  # the audit log (append-only by IAM: adapters/dynamo/audit_repo.py)
     catalogue_table: str = "catalogue"  # categories and every SKU's stock movements (adapters/dynamo/stock_ledger.py)
     jobs_table: str = "jobs"  # imports and exports: their status and what they have done
+    images_bucket: str = "images"  # the private bucket of product images (set by the template in AWS)
+    images_base_url: str = ""  # where images are served: the CloudFront distribution; unset, the bucket's own URL
+    image_upload_seconds: int = 600  # how long a presigned image upload (POST) works
     imports_bucket: str = "imports"  # the private bucket of import files (set by the template in AWS)
     import_uploads_queue_url: str = ""  # the import worker's queue: S3's notifications and "apply on" messages
     import_max_receives: int = 5  # that queue's maxReceiveCount: the import is marked failed on that receive
@@ -87,6 +90,9 @@ def load() -> Settings:
         audit_table=os.environ.get("AUDIT_TABLE", "audit"),
         catalogue_table=os.environ.get("CATALOGUE_TABLE", "catalogue"),
         jobs_table=os.environ.get("JOBS_TABLE", "jobs"),
+        images_bucket=os.environ.get("IMAGES_BUCKET", "images"),
+        images_base_url=os.environ.get("IMAGES_BASE_URL", "").strip().rstrip("/"),
+        image_upload_seconds=min(max(_int("IMAGE_UPLOAD_SECONDS", 600), 60), 3600),
         imports_bucket=os.environ.get("IMPORTS_BUCKET", "imports"),
         import_uploads_queue_url=os.environ.get("IMPORT_UPLOADS_QUEUE_URL", ""),
         import_max_receives=max(_int("IMPORT_MAX_RECEIVES", 5), 1),

@@ -2,11 +2,15 @@
 
 Prices are integers in fen (CNY minor units: ``12900`` = 129.00 CNY). A few
 products are nearly out of stock (1-3 left, under their low-stock threshold) so
-the races for the last units and the low-stock path can be tried by hand.
+the races for the last units and the low-stock path can be tried by hand. Each
+product has one to four pictures (``PICTURES``), drawn and stored in the local
+images bucket when the stack seeds the catalogue (``devstack/demo_images.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.catalogue import Product
@@ -16,6 +20,7 @@ if TYPE_CHECKING:  # the repository reads the table names at import: the stack i
 
 CURRENCY = "CNY"
 LOW_STOCK_THRESHOLD = 5
+PICTURES: dict[str, int] = {}  # SKU -> how many pictures it has
 
 
 def _product(
@@ -30,6 +35,7 @@ def _product(
     sales: int = 0,
     images: int = 1,
 ) -> Product:
+    PICTURES[sku] = images
     return Product(
         sku=sku,
         name=name,
@@ -38,8 +44,6 @@ def _product(
         currency=CURRENCY,
         stock_available=stock,
         description=description,
-        images=[f"https://example.com/images/{sku}.jpg"]
-        + [f"https://example.com/images/{sku}-{n}.jpg" for n in range(2, images + 1)],
         attributes=attributes,
         sales_count=sales,
         low_stock_threshold=LOW_STOCK_THRESHOLD,
@@ -434,9 +438,11 @@ VARIANTS = {"TEE-CREW-WHT-M": ("TEE-CREW", {"colour": "白色", "size": "M"}),
             "TEE-CREW-BLK-L": ("TEE-CREW", {"colour": "黑色", "size": "L"})}  # fmt: skip
 
 
-def seed(repo: CatalogueRepository) -> int:
-    """Put the categories and every demo product into the catalogue (``repo.put(Product)``); returns how many."""
-    from dataclasses import replace
+def seed(repo: CatalogueRepository, pictures: Callable[[Product, int], list[str]] | None = None) -> int:
+    """Put the categories and every demo product into the catalogue (``repo.put(Product)``); returns how many.
+
+    ``pictures(product, count)`` stores a product's pictures and returns their URLs (without it, no images).
+    """
     from datetime import UTC, datetime
 
     from chalicelib.adapters.dynamo.catalogue_table import CATEGORY_PK, CategoryRecord
@@ -454,5 +460,7 @@ def seed(repo: CatalogueRepository) -> int:
         CategoryRecord(CATEGORY_PK, key, category=key, name=name, sort_order=order, product_count=count,
                        updated_at=now).save()  # fmt: skip
     for product in products:
+        if pictures is not None:
+            product = replace(product, images=pictures(product, PICTURES[product.sku]))
         repo.put(product)
     return len(products)

@@ -10,6 +10,10 @@ moto also keeps every model object it ever creates, for its dashboard; as a
 transaction works on deep copies of its tables, that would keep a copy of the
 tables per order placed. The emulator turns the tracking off, and applies
 transactions without copying tables (``devstack/transactions.py``).
+
+moto stores any browser form upload (POST Object) without reading its policy; S3
+checks the signature, expiry and every condition (content type, size), and the
+product images rely on it: the emulator checks them too (``devstack/s3_post_policy.py``).
 """
 
 from __future__ import annotations
@@ -28,13 +32,15 @@ _patched = False
 
 
 def make_faithful() -> None:
-    """Serialize DynamoDB requests, transact without table copies, stop object tracking (once per process)."""
+    """Serialize DynamoDB requests, transact without table copies, stop object tracking, check S3 form uploads'
+    policies (once per process)."""
     global _patched
     if _patched:
         return
     from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
 
+    from devstack import s3_post_policy
     from devstack.transactions import transact_write_items
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
@@ -48,6 +54,7 @@ def make_faithful() -> None:
         return original(self)
 
     BaseResponse.call_action = call_action
+    s3_post_policy.install()
     _patched = True
 
 

@@ -55,6 +55,8 @@ LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json us
     "ProductsStreamFailuresQueue": "products-stream-failures",
     "ImportUploadsQueue": "import-uploads",
     "ImportUploadsDLQ": "import-uploads-dlq",
+    "ImageUploadsQueue": "image-uploads",
+    "ImageUploadsDLQ": "image-uploads-dlq",
     "StaffTopic": "staff",
     "CustomerTopic": "customer",
     "OpsTopic": "ops",
@@ -99,7 +101,14 @@ def create_messaging(
     return queues, topics
 
 
-LOCAL_BUCKETS = {"ReceiptsBucket": "receipts", "ImportsBucket": "imports"}  # logical id in infra/ -> local name
+LOCAL_BUCKETS = {
+    "ReceiptsBucket": "receipts",
+    "ImagesBucket": "images",
+    "ImportsBucket": "imports",
+}  # logical id -> name
+# What CloudFront serves in AWS (Origin Access Control, the bucket staying private), the emulator's S3 serves
+# itself locally: anonymous GetObject under these prefixes, by a bucket policy of the local bucket only.
+LOCAL_PUBLIC_READ = {"ImagesBucket": "products/"}
 
 
 def queue_arns(sqs, queues: dict[str, str]) -> dict[str, str]:
@@ -145,6 +154,10 @@ def create_buckets(
                 for rule in cors_rules
             ]
             s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": [_s3_api_case(r) for r in cors]})
+        if logical in LOCAL_PUBLIC_READ:
+            readable = f"arn:aws:s3:::{name}/{LOCAL_PUBLIC_READ[logical]}*"
+            statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": readable}
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
         notifications = _queue_notifications(props, queue_arns or {})
         if notifications:
             s3.put_bucket_notification_configuration(

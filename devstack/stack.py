@@ -6,10 +6,11 @@ catalogue, and the API behind a gateway that verifies Cognito tokens as API
 Gateway does, and a local stand-in for Stripe's API that posts signed webhooks to
 the API (unless STRIPE_API_KEY is set: then the app talks to Stripe's test mode).
 Besides HTTP it runs what AWS would: the schedules, the orders and products stream
-handlers, the fulfilment-updates consumer and the import worker (S3's notifications of
-uploaded import files, which the emulator delivers for form uploads as S3 does, and the
-worker's own messages), and it prints the staff and customer notifications as they are
-published. It writes env.json for scripts, refuses to
+handlers, the fulfilment-updates consumer, the image-uploads consumer (S3's notifications of
+uploaded product images, which the emulator delivers) and the import worker (S3's
+notifications of uploaded import files, delivered the same way, and the worker's own
+messages), and it prints the staff and customer notifications as they are published.
+It writes env.json for scripts, refuses to
 start twice, and stops cleanly on Ctrl-C or SIGTERM.
 
 Only the standard library is imported up front: moto, boto3, chalice and the app
@@ -128,7 +129,7 @@ class Provisioned:
     client_id: str
     queues: dict[str, str]  # name (fulfilment-updates, ...) -> URL
     topics: dict[str, str]  # staff, customer -> ARN
-    buckets: dict[str, str] = field(default_factory=dict)  # receipts, imports -> bucket name
+    buckets: dict[str, str] = field(default_factory=dict)  # receipts, images, imports -> bucket name
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def _serve(options: Options, cleanup: ExitStack) -> NoReturn:
     provisioned = _provision(endpoint)
     payments = _start_payments(options, cleanup)
     config = _configure_app(provisioned, payments)
-    _seed_catalogue()
+    _seed_catalogue(provisioned)
     server, thread = _start_api(options.api_port, provisioned, config, cleanup)
 
     api_url = f"http://{HOST}:{server.server.server_address[1]}"
@@ -282,9 +283,11 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
     orders = StreamPump(streams, stream_of("OrdersTable"), call(handlers["orders_stream"]), REGION)
     products = StreamPump(streams, stream_of("ProductsTable"), call(handlers["products_stream"]), REGION)
     updates = QueuePump(sqs, provisioned.queues["fulfilment-updates"], _consumer(handlers, report), REGION)
+    uploads = QueuePump(sqs, provisioned.queues["image-uploads"], call(handlers["image_uploads"]), REGION)
     taps = {audience: TopicTap(sqs, sns, provisioned.topics[audience], f"devstack-{audience}-tap")
             for audience in ("staff", "customer")}  # fmt: skip
-    dead_letters = DeadLetterWatch(sqs, provisioned.queues["fulfilment-updates-dlq"], "fulfilment-updates-dlq")
+    dead_letters = [DeadLetterWatch(sqs, provisioned.queues[name], name)
+                    for name in ("fulfilment-updates-dlq", "image-uploads-dlq")]  # fmt: skip
     wiring.dispatcher()  # its AWS clients made here, on the main thread, before the loop uses them
 
     def show_notifications() -> None:
@@ -293,11 +296,13 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
                 report(describe(audience, published))
 
     def watch_dead_letters() -> None:
-        line = dead_letters.check()
-        if line:
-            report(line)
+        for watch in dead_letters:
+            line = watch.check()
+            if line:
+                report(line)
 
-    loop = EventLoop([orders.pump, products.pump, updates.pump, show_notifications, watch_dead_letters], interval)
+    steps = [orders.pump, products.pump, updates.pump, uploads.pump, show_notifications, watch_dead_letters]
+    loop = EventLoop(steps, interval)
     loop.start()
     cleanup.callback(loop.stop)
     _start_import_worker(interval, provisioned, cleanup, report)
@@ -492,6 +497,8 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["CUSTOMER_TOPIC_ARN"] = provisioned.topics["customer"]
     os.environ["FULFILMENT_REQUESTS_QUEUE_URL"] = provisioned.queues["fulfilment-requests"]
     os.environ["RECEIPTS_BUCKET"] = provisioned.buckets["receipts"]
+    os.environ["IMAGES_BUCKET"] = provisioned.buckets["images"]
+    os.environ["IMAGES_BASE_URL"] = _images_base_url(provisioned)  # the emulator serves them, as CloudFront would
     os.environ["IMPORTS_BUCKET"] = provisioned.buckets["imports"]
     os.environ["IMPORT_UPLOADS_QUEUE_URL"] = provisioned.queues["import-uploads"]
     os.environ["IMPORT_MAX_RECEIVES"] = str(_max_receives("ImportUploadsQueue"))
@@ -506,11 +513,26 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     return config
 
 
-def _seed_catalogue() -> int:
+def _images_base_url(provisioned: Provisioned) -> str:
+    return f"{provisioned.endpoint}/{provisioned.buckets['images']}"
+
+
+def _seed_catalogue(provisioned: Provisioned) -> int:
+    """The demo products, with their pictures stored in the images bucket (their notifications then find them
+    listed already: the image-uploads consumer changes nothing)."""
+    import boto3
+
     from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
     from devstack import demo_catalogue
+    from devstack.demo_images import upload_pictures
 
-    return demo_catalogue.seed(CatalogueRepository())
+    s3 = boto3.client("s3", endpoint_url=provisioned.endpoint, region_name=REGION)
+    bucket, base_url = provisioned.buckets["images"], _images_base_url(provisioned)
+
+    def pictures(product: Any, count: int) -> list[str]:
+        return upload_pictures(s3, bucket, base_url, product.sku, product.category, count)
+
+    return demo_catalogue.seed(CatalogueRepository(), pictures)
 
 
 def _start_api(
@@ -554,7 +576,8 @@ def _env_json(api_url: str, provisioned: Provisioned, payments: Payments) -> dic
         "stripe_api_base": payments.api_base,  # null: Stripe's test mode
         "queues": dict(provisioned.queues),  # fulfilment-requests(-dlq), fulfilment-updates(-dlq) -> URL
         "topics": dict(provisioned.topics),  # staff, customer -> ARN
-        "buckets": dict(provisioned.buckets),  # receipts, imports -> bucket name
+        "buckets": dict(provisioned.buckets),  # receipts, images, imports -> bucket name
+        "images_base_url": _images_base_url(provisioned),
         "tables": {logical.removesuffix("Table").lower(): name for logical, name in provisioned.tables.items()},
         "demo_accounts": [{"email": email, "password": DEMO_PASSWORD, "role": role} for email, role in DEMO_ACCOUNTS],
     }

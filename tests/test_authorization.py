@@ -85,6 +85,7 @@ MATRIX: dict[str, dict[str, int]] = {
     "POST /staff/stock/adjustments": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "GET /staff/products/{sku}/stock-movements": STAFF_ONLY,
     "GET /staff/stock/low": STAFF_ONLY,
+    "POST /staff/products/{sku}/images": {**STAFF_ONLY, "staff": 201, "admin": 201},  # tests/test_product_images.py
     # imports (tests/test_imports.py has them end to end): the workbook without an Accept naming it is 406
     TEMPLATE: {**STAFF_ONLY, "staff": 406, "admin": 406},
     "POST /staff/imports": {**STAFF_ONLY, "staff": 201, "admin": 201},
@@ -194,6 +195,8 @@ def call(
         version = api.get(f"/orders/{order}", as_="customer").body["version"]
         headers.setdefault("if-match", f'"{version}"')
         return api.request(method, path, as_=as_, json_body={"note": f"edited by {as_}"}, headers=headers)
+    if route == "POST /staff/products/{sku}/images":
+        return api.post(path, {"content_type": "image/jpeg", "size_bytes": 1000}, as_=as_, headers=headers)
     if route == TEMPLATE:
         return api.get(f"{path}?kind=products&format=xlsx", as_=as_, headers=headers)
     if route == "POST /staff/imports":

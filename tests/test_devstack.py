@@ -42,6 +42,7 @@ ENV_KEYS = {
     "topics",
     "tables",
     "buckets",
+    "images_base_url",
     "demo_accounts",
 }
 START_TIMEOUT = 30.0
@@ -54,6 +55,8 @@ QUEUES = {
     "fulfilment-updates-dlq",
     "orders-stream-failures",  # the streams' on-failure destinations (infra/resources.json)
     "products-stream-failures",
+    "image-uploads",  # S3's notifications of uploaded product images, and their dead letters
+    "image-uploads-dlq",
     "import-uploads",  # S3's notifications of import files and the import worker's own messages
     "import-uploads-dlq",
 }
@@ -241,7 +244,12 @@ def test_env_json_says_what_scripts_need(running):
     assert env["stripe_api_base"] == f"http://127.0.0.1:{running.environ['DEVSTACK_STRIPE_PORT']}"
     assert env["tables"] == {"orders": "orders", "products": "products", "audit": "audit", "catalogue": "catalogue",
                              "jobs": "jobs"}  # fmt: skip
-    assert env["buckets"] == {"receipts": "receipts", "imports": "imports"}  # vouchers, import files
+    assert env["buckets"] == {
+        "receipts": "receipts",
+        "images": "images",
+        "imports": "imports",
+    }  # vouchers, images, imports
+    assert env["images_base_url"] == f"{env['aws_endpoint_url']}/images"  # the emulator serves them
     endpoint = env["aws_endpoint_url"]
     assert set(env["queues"]) == QUEUES
     assert all(url.startswith(endpoint) and url.endswith(f"/{name}") for name, url in env["queues"].items())
@@ -268,6 +276,40 @@ def test_the_demo_catalogue_is_browsable_and_searchable(running):
     found = all_products(running.api, q=pair)
     assert chinese["sku"] in {p["sku"] for p in found}
     assert all(pair in p["name"] for p in found)
+
+
+def test_every_demo_product_shows_pictures_the_emulator_serves(running):
+    products = all_products(running.api)
+    assert all(p["images"] for p in products) and max(len(p["images"]) for p in products) >= 3
+    first = products[0]["images"][0]
+    assert first.startswith(f"{running.env['images_base_url']}/products/{products[0]['sku']}/")
+    with urllib.request.urlopen(first, timeout=10) as picture:  # anonymous, as a shop page loads it
+        assert picture.headers["Content-Type"] == "image/png"
+        assert picture.read().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_a_staff_upload_goes_to_s3_and_the_stacks_consumer_lists_it(running):
+    """The README's walk: ask for an upload, POST the file to S3 (as curl -F would), see the product list it."""
+    import requests
+
+    from devstack.demo_images import picture
+
+    sku = all_products(running.api)[0]["sku"]
+    data = picture("home", 5)
+    body = {"content_type": "image/png", "size_bytes": len(data)}
+    status, answer = request("POST", f"{running.api}/staff/products/{sku}/images", token=sign_in(running.env, "staff"),
+                             body=body)  # fmt: skip
+    assert status == 201, answer
+    sent = requests.post(answer["upload"]["url"], data=answer["upload"]["fields"], files={"file": ("a.png", data)},
+                         timeout=10)  # fmt: skip
+    assert sent.status_code == 204, sent.text
+
+    def shown() -> bool:
+        return answer["image_url"] in request("GET", f"{running.api}/products/{sku}")[1]["images"]
+
+    eventually(shown, "the uploaded image was not listed on the product")
+    with urllib.request.urlopen(answer["image_url"], timeout=10) as served:
+        assert served.read() == data
 
 
 def test_a_demo_customer_places_and_reads_an_order(running):

@@ -26,7 +26,10 @@ def case(positive: bool, method: str = "POST", path: str = "/orders", **parts: A
     mode = SimpleNamespace(is_positive=positive)
     meta = SimpleNamespace(generation=SimpleNamespace(mode=mode))
     return SimpleNamespace(
-        meta=meta, method=method, path=path, **{"query": None, "body": None, "headers": None, **parts}
+        meta=meta,
+        method=method,
+        path=path,
+        **{"query": None, "body": None, "headers": None, "path_parameters": None, **parts},
     )
 
 
@@ -106,6 +109,13 @@ def test_positive_products_name_a_real_category_and_adjustments_a_real_sku(hooks
     assert renamed.body == {"name": "n"}  # no category sent: none added
     moved = hooks.map_case(None, case(True, method="POST", path="/staff/stock/adjustments", body={"sku": "Z"}))
     assert moved.body == {"sku": "TEE-1"}
+    retired = hooks.map_case(None, case(True, method="DELETE", path="/staff/products/{sku}",
+                                        path_parameters={"sku": "TEE-1"}))  # fmt: skip
+    assert retired.path_parameters == {"sku": hooks.NOT_A_SKU}
+    other = hooks.map_case(
+        None, case(True, method="DELETE", path="/staff/products/{sku}", path_parameters={"sku": "Q"})
+    )
+    assert other.path_parameters == {"sku": "Q"}
     negative = hooks.map_case(None, case(False, method="POST", path="/staff/products", body={"category": "q"}))
     assert negative.body == {"category": "q"}
 
@@ -115,3 +125,11 @@ def test_positive_quotes_name_real_skus_and_cart_lines_a_real_sku(hooks):
     assert [item["sku"] for item in quote.body["items"]] == ["TEE-1", "MUG-1"]
     line = hooks.map_case(None, case(True, method="PUT", path="/cart/items/{sku}", path_parameters={"sku": "0"}))
     assert line.path_parameters == {"sku": "TEE-1"}
+
+
+def test_positive_image_uploads_are_asked_for_a_real_sku_negative_ones_keep_theirs(hooks):
+    path = "/staff/products/{sku}/images"
+    asked = hooks.map_case(None, case(True, path=path, path_parameters={"sku": "0"}, body={"size_bytes": 1}))
+    assert asked.path_parameters == {"sku": "TEE-1"} and asked.body == {"size_bytes": 1}
+    negative = hooks.map_case(None, case(False, path=path, path_parameters={"sku": "0"}))
+    assert negative.path_parameters == {"sku": "0"}

@@ -128,6 +128,7 @@ def test_every_queue_that_receives_failures_has_a_depth_alarm(template):
         "OrdersStreamFailuresQueue",
         "ProductsStreamFailuresQueue",
         "ImportUploadsDLQ",
+        "ImageUploadsDLQ",
     }
     for queue in failure_queues:
         (name,) = watching(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", (queue, "QueueName"))

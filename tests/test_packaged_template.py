@@ -141,6 +141,7 @@ def test_the_queue_and_stream_event_sources_report_batch_item_failures_on_the_st
     them), and each event source reads this stack's queue or table stream, not Chalice's placeholder."""
     expected = {
         "FulfilmentUpdates": ("SQS", "Queue", ("FulfilmentUpdatesQueue", "Arn")),
+        "ImageUploads": ("SQS", "Queue", ("ImageUploadsQueue", "Arn")),
         "OrdersStream": ("DynamoDB", "Stream", ("OrdersTable", "StreamArn")),
         "ProductsStream": ("DynamoDB", "Stream", ("ProductsTable", "StreamArn")),
         "ImportUploads": ("SQS", "Queue", ("ImportUploadsQueue", "Arn")),
@@ -253,16 +254,20 @@ def test_only_the_functions_that_call_stripe_can_read_its_keys(template):
 
 def test_only_the_orders_stream_sends_to_the_warehouse_and_only_the_update_handler_consumes_its_queue(template):
     """Fulfilment requests are sent by the orders stream handler alone, to fulfilment-requests alone; only the
-    fulfilment-updates handler may receive and delete messages, and only on its own queue. (The stream handlers
-    may also send to their own on-failure queues: test_ops_template.py.)"""
+    fulfilment-updates handler may receive and delete messages, and only on its own queue (and the image-uploads
+    handler on its own: test_images_template.py). (The stream handlers may also send to their own on-failure
+    queues: test_ops_template.py.)"""
     senders = {f: queues - {"OrdersStreamFailuresQueue", "ProductsStreamFailuresQueue"} for f, queues in who_may(
         template, "sqs:SendMessage").items()}  # fmt: skip
     imports = {"APIHandler": {"ImportUploadsQueue"}, "ImportUploads": {"ImportUploadsQueue"}}  # test_imports_template
     assert {f: queues for f, queues in senders.items() if queues} == {"OrdersStream": {"FulfilmentRequestsQueue"},
                                                                       **imports}  # fmt: skip
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
-        assert who_may(template, action) == {"FulfilmentUpdates": {"FulfilmentUpdatesQueue"},
-                                             "ImportUploads": {"ImportUploadsQueue"}}, action  # fmt: skip
+        assert who_may(template, action) == {
+            "FulfilmentUpdates": {"FulfilmentUpdatesQueue"},
+            "ImageUploads": {"ImageUploadsQueue"},
+            "ImportUploads": {"ImportUploadsQueue"},
+        }, action
 
 
 def test_only_the_event_handlers_publish_and_only_the_orders_stream_reaches_customers(template):
@@ -353,23 +358,26 @@ def test_the_receipts_bucket_is_private_encrypted_tls_only_and_expires_what_can_
         for r in resources(template, "AWS::S3::BucketPolicy").values()
         if r["Properties"]["Bucket"] == {"Ref": "ReceiptsBucket"}
     ]
-    (deny,) = policy["PolicyDocument"]["Statement"]
+    (deny,) = policy["PolicyDocument"]["Statement"]  # and no Allow: nobody but the API's role reads a voucher
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "s3:*")
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert mentioned(deny["Resource"]) == {"ReceiptsBucket"} and len(deny["Resource"]) == 2  # bucket and objects
-    assert not [s for r in resources(template, "AWS::S3::BucketPolicy").values()
-                for s in r["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]  # fmt: skip
 
 
 def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template):
     """The API handler may GetObject and PutObject under ``receipts/`` of its bucket, nothing else in S3 (no
-    delete, no listing); no other function touches S3. Its bucket's name comes through RECEIPTS_BUCKET."""
-    s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:") and "ImportsBucket" not in mentioned(g[1])]
+    delete, no listing) but sign image uploads (test_images_template.py); no other function touches the receipts
+    bucket. Its bucket's name comes through RECEIPTS_BUCKET."""
+    s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:") and "ReceiptsBucket" in mentioned(g[1])]
           for f in functions(template)}  # fmt: skip
-    s3 = {f: found for f, found in s3.items() if found}  # (the imports bucket's grants: test_imports_template.py)
+    s3 = {f: found for f, found in s3.items() if found}
     assert set(s3) == {"APIHandler"}
     assert sorted(action for action, _ in s3["APIHandler"]) == ["s3:GetObject", "s3:PutObject"]
     for _, resource in s3["APIHandler"]:
         assert resource == {"Fn::Sub": "${ReceiptsBucket.Arn}/receipts/*"}
+    other = [
+        g for g in grants(template, "APIHandler") if g[0].startswith("s3:") and "ReceiptsBucket" not in mentioned(g[1])
+    ]
+    assert other == [("s3:PutObject", {"Fn::Sub": "${ImagesBucket.Arn}/products/*"})]
     api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["RECEIPTS_BUCKET"] == {"Ref": "ReceiptsBucket"}

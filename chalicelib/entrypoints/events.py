@@ -1,4 +1,4 @@
-"""Handlers of events beside HTTP: the tables' streams and the warehouse's queue.
+"""Handlers of events beside HTTP: the tables' streams, the warehouse's queue and S3's image uploads.
 
 Batches are processed with AWS Lambda Powertools' ``BatchProcessor``: a record that
 fails is reported in ``batchItemFailures`` (the packaged template turns on
@@ -24,6 +24,7 @@ log = logging.getLogger("orders.events")
 ORDERS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/orders/stream/placeholder"
 PRODUCTS_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/products/stream/placeholder"
 FULFILMENT_UPDATES = "fulfilment-updates"
+IMAGE_UPLOADS = "image-uploads"
 
 # Business counts (custom metrics), from committed timeline events: at least once (a retried batch may count again).
 EVENT_METRICS = {
@@ -59,6 +60,12 @@ def products_stream(event) -> dict:
 def fulfilment_updates(event) -> dict:
     """The warehouse's picked/packed/shipped/delivered/returned reports."""
     return _batch("SQS", event, _fulfilment_message)
+
+
+@api.on_sqs_message(queue=IMAGE_UPLOADS, batch_size=10, name="image_uploads")
+def image_uploads(event) -> dict:
+    """S3's notifications of uploaded product images: each object checked, then listed on its product once."""
+    return _batch("SQS", event, _image_upload_message)
 
 
 def _batch(kind: str, event: Any, handler) -> dict:
@@ -112,3 +119,13 @@ def _fulfilment_message(record) -> None:
             except Exception:  # the message still goes to the DLQ (and its alarm fires); keep the original error
                 log.exception("could not alert staff about dead-lettered message %s", record.message_id)
         raise
+
+
+def _image_upload_message(record) -> None:
+    """Every object the notification names; a bad object is deleted and logged (not retried), a failed call raises."""
+    from chalicelib.entrypoints.image_messages import created_objects
+
+    for bucket, key in created_objects(record.body):
+        outcome = wiring.product_images().record_upload(bucket, key)
+        level = {"added": logging.INFO, "listed": logging.DEBUG}.get(outcome.split(":", 1)[0], logging.WARNING)
+        log.log(level, "image upload s3://%s/%s: %s", bucket, key, outcome)

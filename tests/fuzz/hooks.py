@@ -8,11 +8,14 @@ ones are left exactly as generated), these hooks supply that state:
   (the listings' first pages are fuzzed; the cursor's refusal is a negative case's);
 - order lines name real SKUs, one line each (unknown SKUs are 422 by the contract, and
   one line per SKU is a rule across items);
+- an image upload is asked for a real SKU (an unknown one is 404);
 - quotes and checkouts name a shipping address and redeem no points (the address book and points
   are state that does not exist yet), and a cart line names a real SKU;
 - a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
   contract takes exactly one of two optional parameters);
-- a product names a category that exists (``FUZZ_CATEGORY``), an adjustment a real SKU;
+- a product names a category that exists (``FUZZ_CATEGORY``), an adjustment a real SKU, and a
+  product retired or edited is never one the orders' lines name (a sequence that retired one
+  would make every later order of it a 422 ``unknown_sku``, as the contract says);
 - an ``Idempotency-Key`` sent again with another body is ``422 idempotency_key_reused`` by
   the contract, so each positive key is tied to its body: the same key and body still replay.
 
@@ -33,6 +36,7 @@ import schemathesis
 SKUS = [sku for sku in os.environ.get("FUZZ_SKUS", "").split(",") if sku]
 CUSTOMER_ID = os.environ.get("FUZZ_CUSTOMER_ID", "")
 CATEGORY = os.environ.get("FUZZ_CATEGORY", "")
+NOT_A_SKU = "FUZZ-NO-SUCH-SKU"
 KEY = "Idempotency-Key"
 re_key = re.compile(r"^[\x21-\x7e]{1,255}$")  # what the server takes (routing.IDEMPOTENCY_KEY_PATTERN)
 
@@ -55,10 +59,19 @@ def map_case(context: Any, case: Any) -> Any:
         and isinstance(case.body, dict)
     ):
         case.body = _deliverable(case.body)
-    if case.method.upper() == "PUT" and case.path == "/cart/items/{sku}" and SKUS:
+    if (case.method.upper(), case.path) in (
+        ("PUT", "/cart/items/{sku}"),
+        ("POST", "/staff/products/{sku}/images"),
+    ) and SKUS:
         case.path_parameters = {**(case.path_parameters or {}), "sku": SKUS[0]}
     if case.method.upper() == "POST" and case.path == "/staff/orders" and isinstance(case.body, dict) and CUSTOMER_ID:
         case.body = {**case.body, "customer_id": CUSTOMER_ID}
+    retiring = (case.method.upper(), case.path) in (
+        ("DELETE", "/staff/products/{sku}"),
+        ("PATCH", "/staff/products/{sku}"),
+    )
+    if retiring and isinstance(case.path_parameters, Mapping) and case.path_parameters.get("sku") in SKUS:
+        case.path_parameters = {**case.path_parameters, "sku": NOT_A_SKU}  # the orders' SKUs stay orderable
     product_body = case.path in ("/staff/products", "/staff/products/{sku}") and isinstance(case.body, dict)
     if product_body and CATEGORY and (case.method.upper() == "POST" or "category" in case.body):
         case.body = {**case.body, "category": CATEGORY}

@@ -37,6 +37,13 @@ from chalicelib.services.ports import AlreadyApplied, WriteConflict
 ONCE_TTL_SECONDS = 30 * 24 * 3600
 
 
+def _listing(product: Product) -> Any:
+    """The product still lists the images it was read with: an image upload arriving meanwhile (appended without
+    moving the version: adapters/dynamo/product_images.py) makes the write retry on a fresh read, not vanish."""
+    same = ProductModel.images == list(product.images)
+    return same if product.images else same | ProductModel.images.does_not_exist()
+
+
 class SkuExists(Exception):
     pass
 
@@ -74,7 +81,11 @@ class ProductStore:
         self, before: Product | None, after: Product, *, movement: StockMovement | None, audit: list[AuditEntry],
         once: str | None,
     ) -> None:  # fmt: skip
-        condition = ProductModel.sku.does_not_exist() if before is None else seen_condition(StockState.of(before))
+        condition = (
+            ProductModel.sku.does_not_exist()
+            if before is None
+            else seen_condition(StockState.of(before)) & _listing(before)
+        )
         puts: list[tuple[Any, Any]] = [(to_record(after), condition)]
         if movement is not None:
             puts.append((movement_record(movement), MovementRecord.pk.does_not_exist()))

@@ -163,6 +163,25 @@ def receipts():
 
 
 @cache
+def product_images():
+    """Product images: presigned uploads to the images bucket, and listing what arrives there on the product."""
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.product_images import ProductImagesRepository
+    from chalicelib.adapters.images_store import S3Images
+    from chalicelib.services.product_images import ProductImageService
+
+    aws.share_with_pynamodb()
+    store = S3Images(settings.images_bucket)
+    return ProductImageService(
+        catalogue=catalogue(),
+        images=ProductImagesRepository(),
+        store=store,
+        base_url=settings.images_base_url or store.default_base_url(),
+        upload_seconds=settings.image_upload_seconds,
+    )
+
+
+@cache
 def notifier():
     from chalicelib.adapters.messaging import SnsNotifier
 

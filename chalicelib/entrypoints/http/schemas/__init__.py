@@ -23,6 +23,7 @@ MODULES = (
     "approvals",
     "audit",
     "products",
+    "product_images",
     "imports",
 )
 

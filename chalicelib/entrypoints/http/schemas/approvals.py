@@ -42,10 +42,10 @@ def _unique(values: list | None) -> list | None:
 class ApprovalWhenIn(Strict):
     """Every condition given must hold for the rule to match; none given: every order matches."""
 
-    total_at_least: Optional[Annotated[int, WholeNumber, Field(ge=0, le=MAX_AMOUNT)]] = Field(
+    total_at_least: Optional[Annotated[int, Field(ge=0, le=MAX_AMOUNT), WholeNumber]] = Field(
         None, description="The order's total, in minor units, at least this."
     )
-    quantity_at_least: Optional[Annotated[int, WholeNumber, Field(ge=1, le=MAX_LINES * MAX_QUANTITY)]] = Field(
+    quantity_at_least: Optional[Annotated[int, Field(ge=1, le=MAX_LINES * MAX_QUANTITY), WholeNumber]] = Field(
         None, description="Units over all lines, at least this."
     )
     first_order: Optional[bool] = Field(
@@ -66,7 +66,7 @@ class ApprovalRuleIn(Strict):
 
 
 class ApprovalPolicyIn(Strict):
-    version: Optional[Annotated[int, WholeNumber, Field(ge=1)]] = Field(
+    version: Optional[Annotated[int, Field(ge=1), WholeNumber]] = Field(
         None, description="If given, the version in If-Match (the one this change is based on)."
     )
     rules: list[ApprovalRuleIn] = Field(max_length=MAX_RULES, description="Each with its own name (422 otherwise).")

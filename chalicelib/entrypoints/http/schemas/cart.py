@@ -19,7 +19,7 @@ from chalicelib.entrypoints.http.schemas.base import (
 from chalicelib.entrypoints.http.schemas.orders import AddressIn, OrderLineOut, PlaceOrderIn
 
 AddressId = Annotated[str, Pattern(r"^[A-Za-z0-9_-]{1,64}$", "must be 1 to 64 letters (A-Z, a-z), digits, '_' or '-'")]
-Points = Annotated[int, WholeNumber, Field(ge=0, le=10**9, description="Points to take off (100 per 100 minor units).")]
+Points = Annotated[int, Field(ge=0, le=10**9, description="Points to take off (100 per 100 minor units)."), WholeNumber]
 MAX_CART_LINES = 100
 CartWarning = Literal["inactive", "out_of_stock", "insufficient_stock", "price_changed"]
 

@@ -19,8 +19,8 @@ from chalicelib.entrypoints.http.schemas.base import (
     WholeNumber,
 )
 
-Price = Annotated[int, WholeNumber, Field(ge=0, le=MAX_AMOUNT, description="Integer in the currency's minor unit.")]
-Units = Annotated[int, WholeNumber, Field(ge=0, le=10**9)]
+Price = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Integer in the currency's minor unit."), WholeNumber]
+Units = Annotated[int, Field(ge=0, le=10**9), WholeNumber]
 CategoryKey = Annotated[
     str,
     Pattern(
@@ -101,7 +101,7 @@ class ProductStaffPage(Schema):
 
 class CategoryIn(Strict):
     name: Text(100)
-    sort_order: Optional[Annotated[int, WholeNumber, Field(ge=-(10**6), le=10**6)]] = None
+    sort_order: Optional[Annotated[int, Field(ge=-(10**6), le=10**6), WholeNumber]] = None
 
 
 class CategoryOut(Schema):
@@ -117,7 +117,16 @@ class CategoryList(Schema):
 
 class AdjustmentIn(Strict):
     sku: Sku
-    delta: Annotated[int, WholeNumber, Field(ge=-(10**9), le=10**9, description="Units added (+) or taken (-); not 0.")]
+    delta: Annotated[
+        int,
+        Field(
+            ge=-(10**9),
+            le=10**9,
+            description="Units added (+) or taken (-); not 0.",
+            json_schema_extra={"not": {"const": 0}},
+        ),
+        WholeNumber,
+    ]
     reason: Literal[ADJUSTMENT_REASONS]  # type: ignore[valid-type]
     note: Optional[Text(500)] = None
 
