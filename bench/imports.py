@@ -55,7 +55,7 @@ def run(stack: Stack) -> Section:
     queues, _ = resources.create_messaging(sqs, sns, visibility_timeout=0, prefix=f"b{uuid.uuid4().hex[:6]}-")
     buckets = resources.create_buckets(s3, prefix=f"b{uuid.uuid4().hex[:6]}-",
                                        queue_arns=resources.queue_arns(sqs, queues))  # fmt: skip
-    files, queue = S3Imports(buckets["imports"], client=s3), SqsImportJobs(queues["import-uploads"], client=sqs)
+    files, queue = S3Imports(buckets["imports"]), SqsImportJobs(queues["import-uploads"], client=sqs)
     saved = wiring.import_files, wiring.imports, wiring.import_worker
     wiring.import_files = lambda: (files, queue)
     service = saved[1].__wrapped__()

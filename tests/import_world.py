@@ -92,7 +92,7 @@ def imports(api, stack, tables, monkeypatch):
     queues, _ = resources.create_messaging(sqs, sns, visibility_timeout=0, prefix=f"t{uuid.uuid4().hex[:8]}-")
     names = resources.create_buckets(s3, queue_arns=resources.queue_arns(sqs, queues))
     assert names["imports"] == settings.imports_bucket
-    files = S3Imports(settings.imports_bucket, client=s3)
+    files = S3Imports(settings.imports_bucket)  # the app's own client: SigV4 forms, as S3 wants them
     queue = SqsImportJobs(queues["import-uploads"], client=sqs)
     monkeypatch.setattr(wiring, "import_files", lambda: (files, queue))
     service = wiring.imports.__wrapped__()

@@ -366,8 +366,8 @@ def test_the_receipts_bucket_is_private_encrypted_tls_only_and_expires_what_can_
 
 def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template):
     """The API handler may GetObject and PutObject under ``receipts/`` of its bucket, nothing else in S3 (no
-    delete, no listing) but sign image uploads (test_images_template.py); no other function touches the receipts
-    bucket. Its bucket's name comes through RECEIPTS_BUCKET."""
+    delete, no listing) but sign image and import uploads (test_images_template.py, test_imports_template.py); no
+    other function touches the receipts bucket. Its bucket's name comes through RECEIPTS_BUCKET."""
     s3 = {f: [g for g in grants(template, f) if g[0].startswith("s3:") and "ReceiptsBucket" in mentioned(g[1])]
           for f in functions(template)}  # fmt: skip
     s3 = {f: found for f, found in s3.items() if found}
@@ -378,6 +378,9 @@ def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template
     other = [
         g for g in grants(template, "APIHandler") if g[0].startswith("s3:") and "ReceiptsBucket" not in mentioned(g[1])
     ]
-    assert other == [("s3:PutObject", {"Fn::Sub": "${ImagesBucket.Arn}/products/*"})]
+    assert other == [
+        ("s3:PutObject", {"Fn::Sub": "${ImagesBucket.Arn}/products/*"}),
+        ("s3:PutObject", {"Fn::Sub": "${ImportsBucket.Arn}/imports/*"}),
+    ]  # test_imports_template.py
     api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["RECEIPTS_BUCKET"] == {"Ref": "ReceiptsBucket"}
