@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, StringConstraints, field_validator
 from chalicelib.domain.catalogue import ADJUSTMENT_REASONS, MOVEMENT_REASONS
 from chalicelib.entrypoints.http.schemas.base import (
     MAX_AMOUNT,
+    TEXT,
     Cursor,
     Limit,
     Pattern,
@@ -32,11 +33,23 @@ Group = Annotated[
     str, Pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "must be 1 to 64 letters, digits, '.', '_' or '-'")
 ]
 ImageUrl = Annotated[str, StringConstraints(max_length=1024), Pattern(r"^https?://[^\s]+$", "must be an http(s) URL")]
+
+
+def _key_names(max_length: int) -> dict[str, Any]:
+    """What a key must be, published: pydantic puts a key's pattern in ``patternProperties``, which does not
+    restrict keys, so a schema-valid body could name a key the server refuses."""
+    return {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": TEXT.pattern}
+
+
 Options = Annotated[
     dict[Text(32), Text(64)],
-    Field(max_length=10, description='What tells variants apart, e.g. {"size": "M", "colour": "白色"}.'),
+    Field(
+        max_length=10,
+        description='What tells variants apart, e.g. {"size": "M", "colour": "白色"}.',
+        json_schema_extra={"propertyNames": _key_names(32)},
+    ),
 ]
-Attributes = Annotated[dict[Text(64), Any], Field(max_length=30)]
+Attributes = Annotated[dict[Text(64), Any], Field(max_length=30, json_schema_extra={"propertyNames": _key_names(64)})]
 
 
 class _ProductFields(Strict):
