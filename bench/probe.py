@@ -38,6 +38,7 @@ HEAVY = (
     "chalicelib.entrypoints.http.schemas",
     "stripe",
     "reportlab",  # payment vouchers only (GET /orders/{id}/receipt.pdf)
+    "openpyxl",  # import workbooks only (the import worker, when it reads one)
 )
 
 

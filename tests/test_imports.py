@@ -345,3 +345,22 @@ def test_an_import_whose_applying_keeps_failing_is_marked_failed_and_can_be_appl
     assert all(len(audit_entries("product.create", f"product#IMP-{n:05d}")) == 1 for n in range(1, 11))
     resumed = audit_entries("import.apply", f"import#{import_id}")
     assert sorted(entry.data.as_dict().get("resumed_from", -1) for entry in resumed) == [-1, 4]
+
+
+def test_the_api_never_loads_openpyxl_not_even_for_the_workbook_template():
+    """openpyxl is the import worker's, loaded when it reads a workbook: the API writes its template with the standard
+    library, so neither a cold start nor the template route pays for it (a fresh interpreter)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, app\n"
+        "from chalicelib.adapters.import_files import template\n"
+        "assert template('products', 'xlsx').startswith(b'PK')\n"
+        "print(sorted(m for m in ('openpyxl', 'et_xmlfile', 'defusedxml') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
