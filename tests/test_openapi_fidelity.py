@@ -102,6 +102,16 @@ def test_no_header_parameter_claims_a_limit_the_server_does_not_check(doc):
                 assert "maxLength" not in parameter["schema"], (method, path, parameter)
 
 
+def string_options(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The schema and what it may be (anyOf), and what its arrays' items may be, however nested."""
+    options = [schema]
+    for option in schema.get("anyOf", []):
+        options += string_options(option)
+    if isinstance(schema.get("items"), dict):
+        options += string_options(schema["items"])
+    return options
+
+
 def request_strings(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     """Every string property of every request body schema, and every string query parameter."""
     found = []
@@ -112,7 +122,7 @@ def request_strings(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]
         name = todo.pop()
         seen.add(name)
         for field, schema in doc["components"]["schemas"][name].get("properties", {}).items():
-            for option in [schema, *schema.get("anyOf", []), *schema.get("items", {}).get("anyOf", [])]:
+            for option in string_options(schema):
                 if option.get("type") == "string":
                     found.append((name, field, option))
             for ref in refs(schema):
@@ -156,12 +166,13 @@ TEXT_FIELDS = [
     (schemas.ListProductsQuery, "q"),
     (schemas.ListProductsQuery, "category"),
     (schemas.ListOrdersQuery, "customer_id"),
+    (schemas.ProductIn, "images"),
 ]
 
 
 def published(model: type[BaseModel], field: str) -> dict[str, Any]:
     schema = model.model_json_schema()["properties"][field]
-    return next(option for option in [schema, *schema.get("anyOf", [])] if option.get("type") == "string")
+    return next(option for option in string_options(schema) if option.get("type") == "string")
 
 
 def schema_allows(schema: dict[str, Any], value: str) -> bool:
@@ -184,8 +195,10 @@ def server_allows(model: type[BaseModel], field: str, value: str) -> bool:
         valid = {"name": "n", "phone": "12345", "line1": "l", "city": "c", "country": "CN"}
     if model is schemas.ConfirmPaymentIn:
         valid = {"amount": 1, "reference": "r"}
+    if model is schemas.ProductIn:
+        valid = {"sku": "A", "name": "n", "category": "c", "price": 1}
     try:
-        model.model_validate({**valid, field: value})
+        model.model_validate({**valid, field: [value] if field == "images" else value})
     except ValidationError as error:
         assert all(problem["loc"][0] == field for problem in error.errors()), error
         return False

@@ -32,7 +32,14 @@ CategoryKey = Annotated[
 Group = Annotated[
     str, Pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", "must be 1 to 64 letters, digits, '.', '_' or '-'")
 ]
-ImageUrl = Annotated[str, StringConstraints(max_length=1024), Pattern(r"^https?://[^\s]+$", "must be an http(s) URL")]
+ImageUrl = Annotated[
+    str,
+    StringConstraints(max_length=1024),
+    Pattern(
+        r"^https?://[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]+$",
+        "must be an http(s) URL without spaces or control characters",
+    ),
+]
 
 
 def _key_names(max_length: int) -> dict[str, Any]:
