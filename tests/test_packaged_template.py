@@ -384,3 +384,17 @@ def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template
     ]  # test_imports_template.py
     api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["RECEIPTS_BUCKET"] == {"Ref": "ReceiptsBucket"}
+
+
+def test_a_function_that_may_look_customers_up_is_told_which_pool_the_api_signs_them_into(template):
+    """The staff order's customer check lists the users of USER_POOL_ARN: unset, it would ask a placeholder pool."""
+    pools = resources(template, "AWS::Cognito::UserPool")
+    body = json.dumps(template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"])
+    signing = {pool for pool in pools if f'"Fn::GetAtt": ["{pool}", "Arn"]' in body}
+    assert len(signing) == 1, "the API's authorizer names one pool of this template"
+    lookers = who_may(template, "cognito-idp:ListUsers")
+    assert lookers, "the staff order's customer check may list users"
+    for function, granted in lookers.items():
+        variables = functions(template)[function]["Properties"].get("Environment", {}).get("Variables", {})
+        assert reference(variables.get("USER_POOL_ARN")) == (next(iter(signing)), "Arn"), function
+        assert granted == signing, function
