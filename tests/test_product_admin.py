@@ -162,6 +162,23 @@ def test_a_category_is_renamed_and_audited(api, apparel):
     assert [e["data"]["name"] for e in logged] == ["服饰", "服装"]
 
 
+BIG = 12345678901234567890123456789012345678901
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [(7.7e-134, "7.7e-134"), (-1e200, "-1e+200"), (BIG, str(BIG)), (0.5, 0.5), (10**40, 10**40), ("180 g/m²", "180 g/m²")],
+)  # fmt: skip
+def test_attributes_keep_any_json_number_even_one_dynamodb_cannot_hold(api, apparel, value, logged):
+    """DynamoDB's numbers hold 38 digits between 1e-130 and 1e126: the product keeps what staff sent; its audit
+    entry keeps such a number as its text."""
+    assert create(api, attributes={"weight": value}).status == 201
+    assert patch(api, "TEE-W-M", {"attributes": {"weight": value, "spare": [value]}}, 1).status == 200
+    assert api.get("/products/TEE-W-M").body["attributes"] == {"weight": value, "spare": [value]}
+    (edit,) = [e for e in entries(api, target_type="product", target_id="TEE-W-M") if e["action"] == "product.update"]
+    assert edit["data"]["attributes"] == {"from": {"weight": logged}, "to": {"weight": logged, "spare": [logged]}}
+
+
 @pytest.mark.parametrize(
     ("q", "expected"),
     [("organic", ["TEE-W-M"]), ("白色", ["TEE-W-M"]), ("tee-w", ["TEE-W-M"]), ("TEE", ["TEE-W-M"]),

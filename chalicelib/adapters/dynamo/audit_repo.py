@@ -58,6 +58,21 @@ def _shard(entry_id: str) -> int:
     return int(hashlib.sha256(entry_id.encode()).hexdigest()[:8], 16) % AUDIT_SHARDS
 
 
+def storable(value: Any) -> Any:
+    """``value`` with each number DynamoDB cannot hold (over 38 digits, beyond 1e-130..1e126) as its JSON text."""
+    if isinstance(value, dict):
+        return {key: storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool) and value:
+        from decimal import Context, Decimal
+
+        number = Decimal(repr(value)).normalize(Context(prec=999))
+        if not number.is_finite() or len(number.as_tuple().digits) > 38 or not -130 <= number.adjusted() <= 125:
+            return repr(value)
+    return value
+
+
 def to_record(entry: AuditEntry) -> AuditRecord:
     shard = _shard(entry.entry_id)
     return AuditRecord(
@@ -69,7 +84,7 @@ def to_record(entry: AuditEntry) -> AuditRecord:
         action=entry.action,
         target_type=entry.target_type,
         target_id=entry.target_id,
-        data=entry.data,
+        data=storable(entry.data),
         source_ip=entry.source_ip,
         user_agent=entry.user_agent,
         time_shard=f"{TIME_SHARD}#{shard}",

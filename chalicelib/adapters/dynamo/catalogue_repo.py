@@ -133,7 +133,7 @@ def to_product(record: ProductModel) -> Product:
         price=int(record.price),
         currency=record.currency,
         images=list(record.images or []),
-        attributes=record.attributes.as_dict() if record.attributes else {},
+        attributes=dict(record.attributes or {}),
         stock_available=int(record.available),
         sales_count=int(record.sales_count),
         active=bool(record.active),

@@ -24,6 +24,7 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
+    JSONAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -48,6 +49,15 @@ def _gsi(index_name: str, hash_name: str, range_name: str, range_type: type) -> 
     return type(index_name.replace("-", "_"), (GlobalSecondaryIndex,), attrs)()
 
 
+class JSONTextAttribute(JSONAttribute):
+    """Any JSON value as its text: DynamoDB's numbers hold 38 digits between 1e-130 and 1e126, JSON's any."""
+
+    def serialize(self, value: object) -> str | None:
+        import json
+
+        return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 class ProductModel(Model):
     class Meta:
         table_name = settings.products_table
@@ -61,7 +71,7 @@ class ProductModel(Model):
     price = NumberAttribute()
     currency = UnicodeAttribute()
     images = ListAttribute(of=UnicodeAttribute, default=list)
-    attributes = MapAttribute(default=dict)
+    attributes = JSONTextAttribute(default=dict)  # free-form: kept as the JSON the staff sent
     available = NumberAttribute(default=0)
     sales_count = NumberAttribute(default=0)
     active = BooleanAttribute(default=True)
