@@ -93,32 +93,6 @@ class ProductPatch(_ProductFields):
     """Any field but ``sku`` and ``stock`` (stock moves through adjustments); ``null`` clears ``product_group``."""
 
 
-class ProductStaffOut(Schema):
-    sku: str
-    name: str
-    description: str
-    category: str
-    price: int
-    currency: str
-    images: list[str]
-    attributes: dict[str, Any]
-    stock_available: int
-    sales_count: int
-    active: bool
-    product_group: Optional[str]
-    options: dict[str, str]
-    low_stock_threshold: int
-    rating_avg: Optional[float]
-    rating_count: int
-    version: int
-    updated_at: Optional[str]
-
-
-class ProductStaffPage(Schema):
-    items: list[ProductStaffOut]
-    next_cursor: Optional[str]
-
-
 class CategoryIn(Strict):
     name: Text(100)
     sort_order: Optional[Annotated[int, Field(ge=-(10**6), le=10**6), WholeNumber]] = None
