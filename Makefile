@@ -31,7 +31,7 @@ test: $(VENV)/.installed $(INFRA_VENV)/.installed lint package
 	$(INFRA_VENV)/bin/python infra/translate.py build/$(STAGE)/sam.json build/$(STAGE)/cloudformation.json
 	$(VENV)/bin/cfn-lint build/$(STAGE)/cloudformation.json
 	$(INFRA_VENV)/bin/checkov --config-file .checkov.yaml --file build/$(STAGE)/cloudformation.json
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto  # one worker per core, each with its own emulator (tests/conftest.py: stack)
 	$(PY) -m tests.fuzz.run
 
 ## fuzz: schemathesis (every check) against a local stack of its own, as a customer and as staff

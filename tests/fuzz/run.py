@@ -1,13 +1,13 @@
 """``make fuzz``: schemathesis, every check, against a real local stack, as a customer and as staff.
 
-Starts its own ``python -m devstack`` (its own DEVSTACK_DIR and free ports, so a
-developer's ``make run`` is never touched), signs in two demo accounts with
-``python -m devstack.token``, and runs ``schemathesis run`` on the stack's
-``/openapi.json`` once per token with ``tests/fuzz/schemathesis.toml`` (a fixed
+Starts a ``python -m devstack`` per role (its own DEVSTACK_DIR and free ports, so a
+developer's ``make run`` is never touched), signs in its demo account with
+``python -m devstack.token``, and runs ``schemathesis run`` on that stack's
+``/openapi.json``, the two roles side by side, with ``tests/fuzz/schemathesis.toml`` (a fixed
 number of cases per operation, deterministic generation) and ``tests/fuzz/hooks.py``.
 Prints the cases run and failures found per token; exits non-zero on any failure.
 
-    python -m tests.fuzz.run [--max-examples N]     (reports and the stack's log in build/fuzz/)
+    python -m tests.fuzz.run [--max-examples N]     (reports and each stack's log in build/fuzz/)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,20 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     shutil.rmtree(REPORTS, ignore_errors=True)
     REPORTS.mkdir(parents=True)
-    with tempfile.TemporaryDirectory(prefix="fuzz-devstack-") as scratch:
-        directory = Path(scratch) / "state"
-        log = REPORTS / "devstack.log"
-        stack = _start(directory, log)
-        try:
-            env = _wait_ready(stack, directory, log)
-            skus = _skus(env["api_url"])
-            tokens = {role: _token(directory, email) for role, email in ROLES}
-            customer = _subject(tokens["customer"])  # whom positive staff orders are for
-            results = [
-                _fuzz(role, tokens[role], env["api_url"], skus, args.max_examples, customer) for role, _ in ROLES
-            ]
-        finally:
-            _stop(stack)
+    with tempfile.TemporaryDirectory(prefix="fuzz-devstack-") as scratch, ThreadPoolExecutor(len(ROLES)) as pool:
+        runs = [pool.submit(_fuzz_own_stack, Path(scratch) / role, role, email, args.max_examples)
+                for role, email in ROLES]  # fmt: skip
+        results = [run.result() for run in runs]
     for result in results:
         print(f"fuzz [{result.role}]: {result.cases} cases run, {result.failures} failures found")
         for line in result.summary:
@@ -73,6 +64,20 @@ def main(argv: list[str] | None = None) -> int:
         f"in {time.monotonic() - started:.0f} s; reports in {REPORTS.relative_to(ROOT)}/"
     )
     return 1 if failed else 0
+
+
+def _fuzz_own_stack(directory: Path, role: str, email: str, max_examples: int | None) -> Result:
+    """One role's run against a stack of its own (tables, pool, ports): the roles run side by side, a core each,
+    and neither meets the other's orders."""
+    log = REPORTS / f"devstack-{role}.log"
+    stack = _start(directory, log)
+    try:
+        env = _wait_ready(stack, directory, log)
+        token = _token(directory, email)
+        customer = _subject(_token(directory, ROLES[0][1]))  # whom positive staff orders are for
+        return _fuzz(role, token, env["api_url"], _skus(env["api_url"]), max_examples, customer)
+    finally:
+        _stop(stack)
 
 
 def _environ(directory: Path) -> dict[str, str]:
