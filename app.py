@@ -17,6 +17,7 @@ from chalicelib.entrypoints.http import (
     audit,
     cart,
     catalogue,
+    customers,
     imports,
     orders,
     payments,
@@ -52,6 +53,7 @@ app.register_blueprint(stock.api)
 app.register_blueprint(product_images.api)
 app.register_blueprint(imports.api)
 app.register_blueprint(imports_worker.api)
+app.register_blueprint(customers.api)
 
 
 @app.middleware("all")

@@ -41,6 +41,8 @@ STAFF_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 200, "ad
 OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200, "admin": 200}
 CUSTOMERS = {"anonymous": 401, "customer": 200, "other": 200, "staff": 403, "admin": 403}  # their own cart or quote
 ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
+OWN_BOOK = {"anonymous": 401, "customer": 200, "other": 404, "staff": 403, "admin": 403}  # "customer"'s address
+HOME = {"name": "王小明", "phone": "+86 138 0013 8000", "line1": "世纪大道100号", "city": "上海", "country": "CN"}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
 MATRIX: dict[str, dict[str, int]] = {
@@ -70,6 +72,12 @@ MATRIX: dict[str, dict[str, int]] = {
     "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /orders/quote": CUSTOMERS,
     "GET /cart": CUSTOMERS,
+    "GET /me": CUSTOMERS,
+    "PATCH /me": CUSTOMERS,
+    "GET /me/addresses": CUSTOMERS,
+    "POST /me/addresses": {**CUSTOMERS, "customer": 201, "other": 201},
+    "PATCH /me/addresses/{address_id}": OWN_BOOK,
+    "DELETE /me/addresses/{address_id}": OWN_BOOK,
     "PUT /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart": CUSTOMERS,
@@ -109,7 +117,10 @@ def order_id(seed, place) -> str:
 
 def prepare(api: ApiClient, route: str, order: str) -> str | None:
     """What a staff payment route needs first: an offline payment (confirmed, for a refund; refunded, for marking
-    the refund sent). Returns the payment's id (the refund's for SENT)."""
+    the refund sent), or an address route an address of "customer". Returns the payment's id (the refund's for
+    SENT, the address's for an address route)."""
+    if "{address_id}" in route:
+        return api.post("/me/addresses", HOME, as_="customer").body["address_id"]
     if route not in (CONFIRM, REFUND, SENT):
         return None
     started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
@@ -139,8 +150,12 @@ def call(
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
     path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x",
-                           category="general", import_id="0" * 32)  # fmt: skip
+                           category="general", import_id="0" * 32, address_id=payment_id)  # fmt: skip
     headers = dict(headers or {})
+    if route == "POST /me/addresses":
+        return api.post(path, HOME, as_=as_, headers=headers)
+    if route.startswith("PATCH /me"):
+        return api.request(method, path, as_=as_, json_body={"name": f"by {as_}"}, headers=headers)
     if route == CONFIRM:
         total = api.get(f"/orders/{order}", as_="customer").body["total"]
         return api.post(path, {"amount": total, "reference": "BANK-1"}, as_=as_, headers=headers)
@@ -208,12 +223,14 @@ def call(
 
 
 def snapshot(api: ApiClient, order: str) -> dict[str, Any]:
-    """Everything a request could have written: every order, the owner's view of one, and stock."""
+    """Everything a request could have written: every order, the owner's view of one, stock, the owner's book."""
     listing = api.get("/orders?limit=100", as_="staff")
     owned = api.get(f"/orders/{order}", as_="customer")
     product = api.get(f"/products/{SKU}")
     assert listing.status == owned.status == product.status == 200
-    return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"]}
+    book = api.get("/me/addresses", as_="customer")
+    assert book.status == 200
+    return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"], "book": book.body}
 
 
 def assert_error(reply: Reply, status: int, code: str) -> None:
@@ -307,6 +324,16 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert api.get(f"/products/{reply.body['sku']}").body["name"] == "新品"
     elif route == "PUT /staff/categories/{category}":
         assert api.get("/categories").body["items"][0]["name"] == f"General ({caller})"
+    elif route == "PATCH /me":
+        assert api.get("/me", as_=caller).body["name"] == f"by {caller}" == reply.body["name"]
+    elif route == "POST /me/addresses":
+        assert [a["address_id"] for a in api.get("/me/addresses", as_=caller).body["items"]] == [
+            reply.body["address_id"]
+        ]
+    elif route == "PATCH /me/addresses/{address_id}":
+        assert api.get("/me/addresses", as_=caller).body["items"][0]["name"] == f"by {caller}"
+    elif route == "DELETE /me/addresses/{address_id}":
+        assert api.get("/me/addresses", as_=caller).body["items"] == []
     elif route.startswith("PATCH"):
         assert api.get(f"/orders/{order_id}", as_="customer").body["note"] == f"edited by {caller}"
     else:

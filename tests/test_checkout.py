@@ -172,8 +172,8 @@ def test_a_cart_changed_after_it_was_read_is_read_again_never_half_applied(api, 
     original = carts.checkout_inputs
     reads = []
 
-    def read_then_another_device_adds_a_line(customer_id, key):
-        found = original(customer_id, key)
+    def read_then_another_device_adds_a_line(customer_id, key, address_id=None):
+        found = original(customer_id, key, address_id)
         reads.append(found[1])
         if len(reads) == 1:
             put(api, "B", 2)  # the web shop adds a line while the phone checks out

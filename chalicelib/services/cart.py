@@ -19,6 +19,7 @@ from typing import Any
 from chalicelib.domain import cart as domain
 from chalicelib.domain import pricing
 from chalicelib.domain.cart import Cart, CartEmpty, CartTooLarge, CartView
+from chalicelib.domain.customers import Address
 from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import MAX_ORDER_LINES, Order, RequestedLine, iso
@@ -52,23 +53,24 @@ class Quote:
     points_available: int
 
 
-def delivery_and_points(shipping_address: Any, address_id: str | None, points_to_redeem: int | None) -> None:
-    """What the address book and points (customers issue) will decide; until then their only valid values.
-
-    Exactly one of ``shipping_address`` and ``address_id``; no ``address_id`` exists yet, and no
-    points are available to redeem.
-    """
+def delivery_and_points(
+    shipping_address: Any, address_id: str | None, points_to_redeem: int | None, address: Address | None = None
+) -> dict[str, str]:
+    """Where the order goes: exactly one of ``shipping_address`` and ``address_id`` (``address``: that one of the
+    caller's book, as read, or ``None`` if it is not there); its copy is what the order keeps. No points are
+    available to redeem until the loyalty points arrive."""
     if (shipping_address is None) == (address_id is None):
         raise ValidationFailed(
             "Send either shipping_address or address_id.",
             fields={"shipping_address": "send either shipping_address or address_id, not both or neither"},
         )
-    if address_id is not None:
+    if address_id is not None and (address is None or address.address_id != address_id):
         raise ValidationFailed("No such address.", fields={"address_id": "no such address in your address book"})
     if points_to_redeem:
         raise ValidationFailed(
             "Not enough points.", fields={"points_to_redeem": f"at most {POINTS_AVAILABLE} points are available"}
         )
+    return address.shipping() if address is not None else dict(shipping_address)
 
 
 @dataclass
@@ -123,12 +125,16 @@ class CartService:
         request_hash = checkout.fingerprint()
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                earlier, cart = self.carts.checkout_inputs(principal.subject, idempotency_key)
+                earlier, cart, address = self.carts.checkout_inputs(
+                    principal.subject, idempotency_key, checkout.address_id
+                )
             except WriteConflict:
                 raise Busy("Too many requests right now; retry shortly.") from None
             if earlier is not None:
                 return self.orders.replay(earlier, request_hash), False
-            delivery_and_points(checkout.shipping_address, checkout.address_id, checkout.points_to_redeem)
+            shipping = delivery_and_points(
+                checkout.shipping_address, checkout.address_id, checkout.points_to_redeem, address
+            )
             if cart is None or not cart.lines:
                 raise CartEmpty("Your cart is empty.")
             if len(cart.lines) > MAX_ORDER_LINES:
@@ -139,7 +145,7 @@ class CartService:
                 )
             command = PlaceOrder(
                 items=domain.requested(cart),
-                shipping_address=checkout.shipping_address or {},
+                shipping_address=shipping,
                 channel=checkout.channel,
                 note=checkout.note,
             )

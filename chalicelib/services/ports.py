@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # annotations only: the use cases that need them load them
     from chalicelib.domain.approval import Policy
     from chalicelib.domain.audit import AuditEntry
     from chalicelib.domain.cart import Cart
+    from chalicelib.domain.customers import Address
 
 T = TypeVar("T")
 
@@ -193,8 +194,10 @@ class CartRepo(Protocol):
         """Write ``cart`` as version ``expected_version + 1`` (``CartChanged`` if it is not at that version)."""
         ...
 
-    def checkout_inputs(self, customer_id: str, idempotency_key: str) -> tuple[IdempotentReplay | None, Cart | None]:
-        """The key's earlier use and the cart, read consistently in one call."""
+    def checkout_inputs(
+        self, customer_id: str, idempotency_key: str, address_id: str | None = None
+    ) -> tuple[IdempotentReplay | None, Cart | None, Address | None]:
+        """The key's earlier use, the cart and the address named (if it exists), read consistently in one call."""
         ...
 
 

@@ -13,6 +13,7 @@ from chalicelib.adapters.dynamo.orders_repo import BATCH_GET_ATTEMPTS, idempoten
 from chalicelib.config import settings
 from chalicelib.domain import cart as domain
 from chalicelib.domain.cart import Cart, CartLine
+from chalicelib.domain.customers import Address
 from chalicelib.domain.orders import parse_iso
 from chalicelib.services.ports import CartChanged, IdempotentReplay, WriteConflict
 
@@ -77,13 +78,19 @@ class CartRepository:
             raise
         return Cart(cart.customer_id, cart.lines, version, cart.updated_at)
 
-    def checkout_inputs(self, customer_id: str, idempotency_key: str) -> tuple[IdempotentReplay | None, Cart | None]:
-        """The Idempotency-Key's earlier use and the cart: one consistent BatchGetItem."""
+    def checkout_inputs(
+        self, customer_id: str, idempotency_key: str, address_id: str | None = None
+    ) -> tuple[IdempotentReplay | None, Cart | None, Address | None]:
+        """The Idempotency-Key's earlier use, the cart and the address named: one consistent BatchGetItem."""
+        from chalicelib.adapters.dynamo.customers_repo import address_from_raw, address_sk
+
         client = self._connection.client
         keys = [
             {"pk": {"S": idempotency_pk(customer_id, idempotency_key)}, "sk": {"S": "#IDEM"}},
             {"pk": {"S": customer_pk(customer_id)}, "sk": {"S": CART_SK}},
         ]
+        if address_id is not None:
+            keys.append({"pk": {"S": customer_pk(customer_id)}, "sk": {"S": address_sk(address_id)}})
         wanted: dict[str, Any] = {settings.orders_table: {"Keys": keys, "ConsistentRead": True}}
         found: list[dict] = []
         for _ in range(BATCH_GET_ATTEMPTS):
@@ -95,11 +102,13 @@ class CartRepository:
             time.sleep(0.05)
         else:
             raise WriteConflict()  # throttled: the caller answers 429
-        earlier, cart = None, None
+        earlier, cart, address = None, None, None
         for item in found:
             if item["sk"]["S"] == CART_SK:
                 cart = to_cart(CartRecord.from_raw_data(item))
-            else:
+            elif item["sk"]["S"] == "#IDEM":
                 record = IdempotencyRecord.from_raw_data(item)
                 earlier = IdempotentReplay(record.order_id, record.request_hash)
-        return earlier, cart
+            else:
+                address = address_from_raw(item)
+        return earlier, cart, address

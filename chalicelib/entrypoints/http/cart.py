@@ -37,7 +37,8 @@ def quote(call: Call) -> dict:
     body = call.body
     from chalicelib.services.cart import delivery_and_points  # the cart's use cases load with its first request
 
-    delivery_and_points(body.shipping_address, body.address_id, body.points_to_redeem)
+    address = wiring.customers().find_address(call.principal, body.address_id) if body.address_id else None
+    delivery_and_points(body.shipping_address, body.address_id, body.points_to_redeem, address)
     result = wiring.cart().quote([RequestedLine(item.sku, item.quantity) for item in body.items])
     return {**priced(result.priced), "points_available": result.points_available}
 

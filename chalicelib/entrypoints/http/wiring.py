@@ -239,6 +239,15 @@ def import_files():
 
 
 @cache
+def customers():
+    from chalicelib.adapters.dynamo.customers_repo import CustomersRepository
+    from chalicelib.services.customers import CustomerService
+
+    orders_repo()  # shares the session with PynamoDB first
+    return CustomerService(customers=CustomersRepository())
+
+
+@cache
 def imports_repo():
     from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.imports_repo import ImportsRepository

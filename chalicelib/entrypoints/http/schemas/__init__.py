@@ -25,6 +25,7 @@ MODULES = (
     "products",
     "product_images",
     "imports",
+    "customers",
 )
 
 

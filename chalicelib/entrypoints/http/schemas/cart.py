@@ -26,7 +26,9 @@ CartWarning = Literal["inactive", "out_of_stock", "insufficient_stock", "price_c
 
 class QuoteIn(PlaceOrderIn):
     shipping_address: Optional[AddressIn] = Field(None, description="This, or address_id.")
-    address_id: Optional[AddressId] = Field(None, description="From the address book (with customers: none yet).")
+    address_id: Optional[AddressId] = Field(
+        None, description="One of the caller's addresses (GET /me/addresses): the order keeps a copy of it."
+    )
     points_to_redeem: Optional[Points] = None
 
 
@@ -36,7 +38,9 @@ class CartItemIn(Strict):
 
 class CheckoutIn(Strict):
     shipping_address: Optional[AddressIn] = Field(None, description="This, or address_id.")
-    address_id: Optional[AddressId] = Field(None, description="From the address book (with customers: none yet).")
+    address_id: Optional[AddressId] = Field(
+        None, description="One of the caller's addresses (GET /me/addresses): the order keeps a copy of it."
+    )
     channel: Channel = "web"
     note: Optional[Text(500, 0)] = None
     points_to_redeem: Optional[Points] = None
