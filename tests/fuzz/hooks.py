@@ -75,6 +75,12 @@ def map_case(context: Any, case: Any) -> Any:
     product_body = case.path in ("/staff/products", "/staff/products/{sku}") and isinstance(case.body, dict)
     if product_body and CATEGORY and (case.method.upper() == "POST" or "category" in case.body):
         case.body = {**case.body, "category": CATEGORY}
+    if (
+        (case.method.upper(), case.path) == ("PATCH", "/me")
+        and isinstance(case.body, dict)
+        and case.body.get("birthday")
+    ):
+        case.body = {**case.body, "birthday": BIRTHDAY}  # a real past date: the pattern cannot say 2001-02-30 is not
     if case.path == "/staff/stock/adjustments" and isinstance(case.body, dict) and SKUS:
         case.body = {**case.body, "sku": SKUS[0]}
     if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):
@@ -95,6 +101,7 @@ def map_case(context: Any, case: Any) -> Any:
     return case
 
 
+BIRTHDAY = "1990-05-17"
 ADDRESS = {"name": "Fuzz", "phone": "12345", "line1": "1 Test Road", "city": "Test", "country": "CN"}
 
 
