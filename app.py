@@ -11,13 +11,14 @@ gc.disable()
 from chalice import Chalice
 
 from chalicelib.config import settings
-from chalicelib.entrypoints import events, imports_worker, observability, schedules
+from chalicelib.entrypoints import events, exports_worker, imports_worker, observability, schedules
 from chalicelib.entrypoints.http import (
     approvals,
     audit,
     cart,
     catalogue,
     customers,
+    exports,
     imports,
     orders,
     payments,
@@ -54,6 +55,8 @@ app.register_blueprint(product_images.api)
 app.register_blueprint(imports.api)
 app.register_blueprint(imports_worker.api)
 app.register_blueprint(customers.api)
+app.register_blueprint(exports.api)
+app.register_blueprint(exports_worker.api)
 
 
 @app.middleware("all")

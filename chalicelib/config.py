@@ -42,6 +42,10 @@ class Settings:
     import_max_receives: int = 5  # that queue's maxReceiveCount: the import is marked failed on that receive
     import_chunk_rows: int = 1000  # rows one invocation of the import worker applies at most (and its time)
     import_upload_seconds: int = 900  # how long an import's presigned upload (POST) works
+    exports_bucket: str = "exports"  # the private bucket of export files (set by the template in AWS)
+    export_jobs_queue_url: str = ""  # the export worker's queue
+    export_max_receives: int = 3  # that queue's maxReceiveCount: the export is marked failed on that receive
+    export_link_seconds: int = 900  # how long a finished export's presigned download link works
     stripe_api_key: str | None = field(default=None, repr=False)  # locally / CI only, never logged
     stripe_webhook_secret: str | None = field(default=None, repr=False)
 
@@ -98,6 +102,10 @@ def load() -> Settings:
         import_max_receives=max(_int("IMPORT_MAX_RECEIVES", 5), 1),
         import_chunk_rows=min(max(_int("IMPORT_CHUNK_ROWS", 1000), 1), 10_000),
         import_upload_seconds=min(max(_int("IMPORT_UPLOAD_SECONDS", 900), 60), 3600),
+        exports_bucket=os.environ.get("EXPORTS_BUCKET", "exports"),
+        export_jobs_queue_url=os.environ.get("EXPORT_JOBS_QUEUE_URL", ""),
+        export_max_receives=max(_int("EXPORT_MAX_RECEIVES", 3), 1),
+        export_link_seconds=min(max(_int("EXPORT_LINK_SECONDS", 900), 60), 3600),
         stripe_api_key=os.environ.get("STRIPE_API_KEY") or None,
         stripe_webhook_secret=os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
     )

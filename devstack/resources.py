@@ -55,6 +55,8 @@ LOCAL_NAMES = {  # logical id in infra/ -> the name the contract and env.json us
     "ProductsStreamFailuresQueue": "products-stream-failures",
     "ImportUploadsQueue": "import-uploads",
     "ImportUploadsDLQ": "import-uploads-dlq",
+    "ExportJobsQueue": "export-jobs",
+    "ExportJobsDLQ": "export-jobs-dlq",
     "ImageUploadsQueue": "image-uploads",
     "ImageUploadsDLQ": "image-uploads-dlq",
     "StaffTopic": "staff",
@@ -105,6 +107,7 @@ LOCAL_BUCKETS = {
     "ReceiptsBucket": "receipts",
     "ImagesBucket": "images",
     "ImportsBucket": "imports",
+    "ExportsBucket": "exports",
 }  # logical id -> name
 # What CloudFront serves in AWS (Origin Access Control, the bucket staying private), the emulator's S3 serves
 # itself locally: anonymous GetObject under these prefixes, by a bucket policy of the local bucket only.

@@ -306,6 +306,30 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
     loop.start()
     cleanup.callback(loop.stop)
     _start_import_worker(interval, provisioned, cleanup, report)
+    _start_export_worker(interval, provisioned, cleanup, report)
+
+
+def _start_export_worker(interval: float, provisioned: Provisioned, cleanup: ExitStack, report) -> None:
+    """The export worker on a thread of its own (a large export takes a while), one message at a time."""
+    import boto3
+
+    from app import app
+    from chalicelib.entrypoints.http import wiring
+    from devstack.events import EventLoop, QueuePump, call
+
+    sqs = boto3.client("sqs", endpoint_url=provisioned.endpoint, region_name=REGION)
+    jobs = QueuePump(sqs, provisioned.queues["export-jobs"], call(app.handler_map["export_jobs"]), REGION, 1)
+    dead_letters = DeadLetterWatch(sqs, provisioned.queues["export-jobs-dlq"], "export-jobs-dlq")
+    wiring.export_worker()  # its AWS clients made here, on the main thread
+
+    def watch_dead_letters() -> None:
+        line = dead_letters.check()
+        if line:
+            report(line)
+
+    loop = EventLoop([jobs.pump, watch_dead_letters], interval)
+    loop.start()
+    cleanup.callback(loop.stop)
 
 
 def _start_import_worker(interval: float, provisioned: Provisioned, cleanup: ExitStack, report) -> None:
@@ -502,6 +526,9 @@ def _configure_app(provisioned: Provisioned, payments: Payments) -> Config:
     os.environ["IMPORTS_BUCKET"] = provisioned.buckets["imports"]
     os.environ["IMPORT_UPLOADS_QUEUE_URL"] = provisioned.queues["import-uploads"]
     os.environ["IMPORT_MAX_RECEIVES"] = str(_max_receives("ImportUploadsQueue"))
+    os.environ["EXPORTS_BUCKET"] = provisioned.buckets["exports"]
+    os.environ["EXPORT_JOBS_QUEUE_URL"] = provisioned.queues["export-jobs"]
+    os.environ["EXPORT_MAX_RECEIVES"] = str(_max_receives("ExportJobsQueue"))
     os.environ.setdefault("BUSINESS_NAME", DEMO_BANK["BANK_ACCOUNT_NAME"])  # the demo shop's name; the shell's wins
     os.environ["FULFILMENT_MAX_RECEIVES"] = str(_max_receives())  # the local queue's, so the alert comes on time
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines are for CloudWatch: noise on a console

@@ -99,6 +99,9 @@ MATRIX: dict[str, dict[str, int]] = {
     "POST /staff/imports": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "GET /staff/imports/{import_id}": {**STAFF_ONLY, "staff": 404, "admin": 404},
     "POST /staff/imports/{import_id}/apply": {**STAFF_ONLY, "staff": 404, "admin": 404},
+    # exports (tests/test_exports.py has them end to end)
+    "POST /staff/exports": {**STAFF_ONLY, "staff": 202, "admin": 202},
+    "GET /staff/exports/{export_id}": {**STAFF_ONLY, "staff": 404, "admin": 404},
 }
 PROTECTED = [route for route, expected in MATRIX.items() if expected["anonymous"] == 401]
 
@@ -150,7 +153,7 @@ def call(
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
     path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x",
-                           category="general", import_id="0" * 32, address_id=payment_id)  # fmt: skip
+                           category="general", import_id="0" * 32, export_id="0" * 32, address_id=payment_id)  # fmt: skip
     headers = dict(headers or {})
     if route == "POST /me/addresses":
         return api.post(path, HOME, as_=as_, headers=headers)
@@ -216,6 +219,8 @@ def call(
         return api.get(f"{path}?kind=products&format=xlsx", as_=as_, headers=headers)
     if route == "POST /staff/imports":
         return api.post(path, {"kind": "products", "format": "csv"}, as_=as_, headers=headers)
+    if route == "POST /staff/exports":
+        return api.post(path, {"kind": "orders", "format": "csv"}, as_=as_, headers=headers)
     if route == LOOKUP:
         number = api.get(f"/orders/{order}", as_="customer").body["order_number"]
         return api.get(f"{path}?order_number={number}", as_=as_, headers=headers)
@@ -262,7 +267,15 @@ def test_the_matrix_covers_every_route_of_the_app():
     [(route, caller, expected[caller]) for route, expected in MATRIX.items() for caller in CALLERS],
     ids=[f"{route} as {caller}" for route in MATRIX for caller in CALLERS],
 )
-def test_route_as_caller(api, stack, order_id, route, caller, expected):
+def test_route_as_caller(api, stack, order_id, route, caller, expected, monkeypatch):
+    queued: list[str] = []
+    if route == "POST /staff/exports":  # the export worker's queue, recorded (tests/test_exports.py: the real one)
+        from chalicelib.entrypoints.http import wiring
+
+        monkeypatch.setattr(
+            wiring, "export_files", lambda: (None, type("Q", (), {"build": lambda _, i: queued.append(i)})())
+        )
+        monkeypatch.setattr(wiring, "exports", wiring.exports.__wrapped__)
     payment_id = prepare(api, route, order_id)
     before = snapshot(api, order_id)
     user = None if caller == "anonymous" else caller
@@ -271,6 +284,7 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
 
     assert reply.status == expected, reply.body
     if expected >= 400:
+        assert not queued
         receipt_unpaid = route == "GET /orders/{order_id}/receipt.pdf" and expected == 409
         assert_error(reply, expected, "not_paid" if receipt_unpaid else ERROR_CODES[expected])
         assert snapshot(api, order_id) == before, "a refused request changed something"
@@ -283,6 +297,8 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected):
         assert reply.body["order_id"] == order_id
         assert reply.body["customer_id"] == stack.users["customer"].sub
         assert reply.body["timeline"]
+    elif route == "POST /staff/exports":
+        assert queued == [reply.body["export_id"]] and reply.body["status"] == "queued"
     elif route == CONFIRM:
         assert reply.body["payment_status"] == "paid"
         assert api.get(f"/orders/{order_id}", as_="customer").body["amount_paid"] == reply.body["total"]

@@ -59,6 +59,8 @@ QUEUES = {
     "image-uploads-dlq",
     "import-uploads",  # S3's notifications of import files and the import worker's own messages
     "import-uploads-dlq",
+    "export-jobs",  # the export worker's requests, and their dead letters
+    "export-jobs-dlq",
 }
 CJK_PAIR = re.compile(r"[\u4e00-\u9fff]{2}")
 ADDRESS = {"name": "王小明", "phone": "+86 138 0000 0000", "line1": "人民路 1 号", "city": "上海", "country": "CN"}
@@ -248,6 +250,7 @@ def test_env_json_says_what_scripts_need(running):
         "receipts": "receipts",
         "images": "images",
         "imports": "imports",
+        "exports": "exports",
     }  # vouchers, images, imports
     assert env["images_base_url"] == f"{env['aws_endpoint_url']}/images"  # the emulator serves them
     endpoint = env["aws_endpoint_url"]

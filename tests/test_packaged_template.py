@@ -145,6 +145,7 @@ def test_the_queue_and_stream_event_sources_report_batch_item_failures_on_the_st
         "OrdersStream": ("DynamoDB", "Stream", ("OrdersTable", "StreamArn")),
         "ProductsStream": ("DynamoDB", "Stream", ("ProductsTable", "StreamArn")),
         "ImportUploads": ("SQS", "Queue", ("ImportUploadsQueue", "Arn")),
+        "ExportJobs": ("SQS", "Queue", ("ExportJobsQueue", "Arn")),
     }
     found = {}
     for name, function in functions(template).items():
@@ -259,7 +260,7 @@ def test_only_the_orders_stream_sends_to_the_warehouse_and_only_the_update_handl
     queues: test_ops_template.py.)"""
     senders = {f: queues - {"OrdersStreamFailuresQueue", "ProductsStreamFailuresQueue"} for f, queues in who_may(
         template, "sqs:SendMessage").items()}  # fmt: skip
-    imports = {"APIHandler": {"ImportUploadsQueue"}, "ImportUploads": {"ImportUploadsQueue"}}  # test_imports_template
+    imports = {"APIHandler": {"ImportUploadsQueue", "ExportJobsQueue"}, "ImportUploads": {"ImportUploadsQueue"}}
     assert {f: queues for f, queues in senders.items() if queues} == {"OrdersStream": {"FulfilmentRequestsQueue"},
                                                                       **imports}  # fmt: skip
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
@@ -267,6 +268,7 @@ def test_only_the_orders_stream_sends_to_the_warehouse_and_only_the_update_handl
             "FulfilmentUpdates": {"FulfilmentUpdatesQueue"},
             "ImageUploads": {"ImageUploadsQueue"},
             "ImportUploads": {"ImportUploadsQueue"},
+            "ExportJobs": {"ExportJobsQueue"},
         }, action
 
 
@@ -381,6 +383,7 @@ def test_only_the_api_reads_and_writes_receipts_and_only_under_receipts(template
     assert other == [
         ("s3:PutObject", {"Fn::Sub": "${ImagesBucket.Arn}/products/*"}),
         ("s3:PutObject", {"Fn::Sub": "${ImportsBucket.Arn}/imports/*"}),
+        ("s3:GetObject", {"Fn::Sub": "${ExportsBucket.Arn}/exports/*"}),  # signs download links: test_exports_template
     ]  # test_imports_template.py
     api = functions(template)["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["RECEIPTS_BUCKET"] == {"Ref": "ReceiptsBucket"}

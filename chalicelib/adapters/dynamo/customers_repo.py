@@ -7,6 +7,7 @@ Every change of the book is one transaction with the profile written at the vers
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
@@ -14,13 +15,14 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.adapters.dynamo.models import OrdersTableItem, customer_pk
+from chalicelib.adapters.dynamo.models import OrdersTableItem, _gsi, customer_pk
 from chalicelib.config import settings
 from chalicelib.domain.customers import Address, Profile
 from chalicelib.services.ports import WriteConflict
 
 PROFILE_SK = "#PROFILE"
 ADDRESS_PREFIX = "ADDR#"
+CUSTOMER_SHARDS = 4  # partitions of the listing of every profile (``CUSTOMER#<n>`` in ``all-created``)
 
 
 def address_sk(address_id: str) -> str:
@@ -40,6 +42,13 @@ class ProfileRecord(OrdersTableItem, discriminator="customer"):
     version = NumberAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    listed = UnicodeAttribute(null=True)  # CUSTOMER#<shard>: every profile by created_at (staff lists, exports)
+
+    every = _gsi("all-created", "listed", "created_at", UnicodeAttribute)
+
+
+def customer_shard(customer_id: str) -> str:
+    return f"CUSTOMER#{int(hashlib.sha256(customer_id.encode()).hexdigest()[:8], 16) % CUSTOMER_SHARDS}"
 
 
 class AddressRecord(OrdersTableItem, discriminator="address"):
@@ -73,7 +82,8 @@ def to_profile(record: ProfileRecord) -> Profile:
 def profile_record(profile: Profile) -> ProfileRecord:
     values = {name: getattr(profile, name) for name in _PROFILE}
     return ProfileRecord(customer_pk(profile.customer_id), PROFILE_SK, customer_id=profile.customer_id,
-                         address_count=profile.address_count, version=profile.version, **values)  # fmt: skip
+                         address_count=profile.address_count, version=profile.version,
+                         listed=customer_shard(profile.customer_id), **values)  # fmt: skip
 
 
 def to_address(record: AddressRecord) -> Address:

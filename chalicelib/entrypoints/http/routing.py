@@ -267,12 +267,18 @@ def _validate(schema_name: str, data: Any, location: str) -> Any:
     module = schemas()
     from pydantic import ValidationError
 
+    model = getattr(module, schema_name)
     try:
-        return getattr(module, schema_name).model_validate(data)
+        return model.model_validate(data)
     except ValidationError as error:
         fields: dict[str, str] = {}
         for problem in error.errors(include_url=False):
-            fields.setdefault(_field_path(problem["loc"]) or location, sentence(problem))
+            loc = problem["loc"]
+            if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):  # a tagged union: name its tag
+                loc = (str((problem.get("ctx") or {}).get("discriminator", "")).strip("'"),)
+            elif getattr(model, "TAGGED_UNION", False) and loc:
+                loc = loc[1:]  # pydantic names the member (the tag) first: the client named no such field
+            fields.setdefault(_field_path(loc) or location, sentence(problem))
         if set(fields) == {location}:  # the whole body (or query) is wrong, not one field of it
             message = f"The {location} {fields[location]}."
         else:
@@ -283,6 +289,8 @@ def _validate(schema_name: str, data: Any, location: str) -> Any:
 # What a client is told about a field, by pydantic's error type: plain words, no class names or regexes.
 _SENTENCES = {
     "missing": "is required",
+    "union_tag_not_found": "is required",
+    "union_tag_invalid": "must be one of {expected_tags}",
     "extra_forbidden": "unknown field",
     "model_type": "must be a JSON object",
     "model_attributes_type": "must be a JSON object",

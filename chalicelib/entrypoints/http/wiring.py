@@ -280,3 +280,40 @@ def import_worker():
         categories=lambda: [category.category for category in admin.categories()], products=admin, stock=stock(),
         read_file=readers.rows, rows_key=rows_key, currency=settings.currency, chunk_rows=settings.import_chunk_rows,
     )  # fmt: skip
+
+
+@cache
+def export_files():
+    """The exports bucket and the export worker's queue (S3 and SQS clients made on first use)."""
+    from chalicelib.adapters.export_files import S3Exports, SqsExportJobs
+
+    return S3Exports(settings.exports_bucket), SqsExportJobs(settings.export_jobs_queue_url)
+
+
+@cache
+def exports_repo():
+    from chalicelib.adapters import aws
+    from chalicelib.adapters.dynamo.exports_repo import ExportsRepository
+
+    aws.share_with_pynamodb()
+    return ExportsRepository()
+
+
+@cache
+def exports():
+    from chalicelib.services.exports import ExportService
+
+    files, queue = export_files()
+    return ExportService(jobs=exports_repo(), files=files, queue=queue, link_seconds=settings.export_link_seconds)
+
+
+@cache
+def export_worker():
+    """Building exports: XlsxWriter is imported by the file writer, only when a workbook is written."""
+    from chalicelib.adapters import export_files as writers
+    from chalicelib.adapters.dynamo.export_sources import SOURCES
+    from chalicelib.services.exports import ExportWorker
+
+    files, _ = export_files()
+    return ExportWorker(jobs=exports_repo(), files=files, source=lambda kind, filters: SOURCES[kind](filters),
+                        object_key=writers.object_key, write=writers.write)  # fmt: skip
