@@ -26,6 +26,7 @@ MODULES = (
     "product_images",
     "imports",
     "customers",
+    "tickets",
 )
 
 
