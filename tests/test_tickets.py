@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -151,6 +152,21 @@ def test_messages_at_the_limits(api):
     seen = api.get(f"/me/tickets/{ticket['ticket_id']}", as_="customer").body
     assert seen["messages_count"] == len(seen["messages"]) == 100
     assert [m["seq"] for m in seen["messages"]] == list(range(1, 101))
+
+
+def test_messages_written_at_once_all_land_each_with_its_own_number(api):
+    ticket = open_ticket(api)
+    me, staff = f"/me/tickets/{ticket['ticket_id']}/messages", f"/staff/tickets/{ticket['ticket_id']}/messages"
+    sends = [(me, "customer", f"c{n}") if n % 2 else (staff, "staff", f"s{n}") for n in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda s: api.post(s[0], {"message": s[2]}, as_=s[1]), sends))
+    assert [r.status for r in replies] == [201] * 6, [r.body for r in replies]
+    seen = api.get(f"/me/tickets/{ticket['ticket_id']}", as_="customer").body
+    assert seen["messages_count"] == 7 == len(seen["messages"])
+    assert [m["seq"] for m in seen["messages"]] == list(range(1, 8))
+    assert sorted(m["message"] for m in seen["messages"][1:]) == sorted(text for *_, text in sends)
+    last = seen["messages"][-1]["author"]
+    assert seen["status"] == ("open" if last == "customer" else "answered")
 
 
 def test_pages_follow_the_cursor_and_a_listing_is_a_query_never_a_scan(api, dynamodb_calls):
