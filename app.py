@@ -26,8 +26,10 @@ from chalicelib.entrypoints.http import (
     receipts,
     staff_catalogue,
     staff_orders,
+    staff_tickets,
     stock,
     system,
+    tickets,
 )
 from chalicelib.entrypoints.http.errors import reshape_chalice_error
 from chalicelib.entrypoints.warm import after_first_event
@@ -57,6 +59,8 @@ app.register_blueprint(imports_worker.api)
 app.register_blueprint(customers.api)
 app.register_blueprint(exports.api)
 app.register_blueprint(exports_worker.api)
+app.register_blueprint(tickets.api)
+app.register_blueprint(staff_tickets.api)
 
 
 @app.middleware("all")

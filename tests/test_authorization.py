@@ -42,6 +42,7 @@ OWNER_OR_STAFF = {"anonymous": 401, "customer": 200, "other": 404, "staff": 200,
 CUSTOMERS = {"anonymous": 401, "customer": 200, "other": 200, "staff": 403, "admin": 403}  # their own cart or quote
 ADMIN_ONLY = {"anonymous": 401, "customer": 403, "other": 403, "staff": 403, "admin": 200}
 OWN_BOOK = {"anonymous": 401, "customer": 200, "other": 404, "staff": 403, "admin": 403}  # "customer"'s address
+QUESTION = {"kind": "question", "subject": "尺码", "message": "偏大吗？"}
 HOME = {"name": "王小明", "phone": "+86 138 0013 8000", "line1": "世纪大道100号", "city": "上海", "country": "CN"}
 
 # route -> caller -> status. The order in the paths belongs to "customer".
@@ -78,6 +79,15 @@ MATRIX: dict[str, dict[str, int]] = {
     "POST /me/addresses": {**CUSTOMERS, "customer": 201, "other": 201},
     "PATCH /me/addresses/{address_id}": OWN_BOOK,
     "DELETE /me/addresses/{address_id}": OWN_BOOK,
+    # tickets (tests/test_tickets.py): the ticket in the paths belongs to "customer"
+    "POST /me/tickets": {**CUSTOMERS, "customer": 201, "other": 201},
+    "GET /me/tickets": CUSTOMERS,
+    "GET /me/tickets/{ticket_id}": OWN_BOOK,
+    "POST /me/tickets/{ticket_id}/messages": {**OWN_BOOK, "customer": 201},
+    "GET /staff/tickets": STAFF_ONLY,
+    "GET /staff/tickets/{ticket_id}": STAFF_ONLY,
+    "POST /staff/tickets/{ticket_id}/messages": {**STAFF_ONLY, "staff": 201, "admin": 201},
+    "POST /staff/tickets/{ticket_id}/close": STAFF_ONLY,
     "PUT /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart": CUSTOMERS,
@@ -124,6 +134,8 @@ def prepare(api: ApiClient, route: str, order: str) -> str | None:
     SENT, the address's for an address route)."""
     if "{address_id}" in route:
         return api.post("/me/addresses", HOME, as_="customer").body["address_id"]
+    if "{ticket_id}" in route:
+        return api.post("/me/tickets", QUESTION, as_="customer").body["ticket_id"]
     if route not in (CONFIRM, REFUND, SENT):
         return None
     started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
@@ -153,10 +165,15 @@ def call(
     """Make a well-formed request to ``route`` (so only the caller decides the outcome)."""
     method, template = route.split(" ", 1)
     path = template.format(sku=SKU, order_id=order, payment_id=payment_id or "pay_none", refund_id=payment_id or "rf_x",
-                           category="general", import_id="0" * 32, export_id="0" * 32, address_id=payment_id)  # fmt: skip
+                           category="general", import_id="0" * 32, export_id="0" * 32, address_id=payment_id,
+                           ticket_id=payment_id)  # fmt: skip
     headers = dict(headers or {})
     if route == "POST /me/addresses":
         return api.post(path, HOME, as_=as_, headers=headers)
+    if route == "POST /me/tickets":
+        return api.post(path, QUESTION, as_=as_, headers=headers)
+    if route.endswith("/tickets/{ticket_id}/messages"):
+        return api.post(path, {"message": f"by {as_}"}, as_=as_, headers=headers)
     if route.startswith("PATCH /me"):
         return api.request(method, path, as_=as_, json_body={"name": f"by {as_}"}, headers=headers)
     if route == CONFIRM:
@@ -228,14 +245,16 @@ def call(
 
 
 def snapshot(api: ApiClient, order: str) -> dict[str, Any]:
-    """Everything a request could have written: every order, the owner's view of one, stock, the owner's book."""
+    """Everything a request could have written: every order, the owner's view of one, stock, the owner's book and
+    tickets."""
     listing = api.get("/orders?limit=100", as_="staff")
     owned = api.get(f"/orders/{order}", as_="customer")
     product = api.get(f"/products/{SKU}")
     assert listing.status == owned.status == product.status == 200
-    book = api.get("/me/addresses", as_="customer")
-    assert book.status == 200
-    return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"], "book": book.body}
+    book, tickets = api.get("/me/addresses", as_="customer"), api.get("/me/tickets", as_="customer")
+    assert book.status == tickets.status == 200
+    return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"], "book": book.body,
+            "tickets": tickets.body}  # fmt: skip
 
 
 def assert_error(reply: Reply, status: int, code: str) -> None:
@@ -340,6 +359,14 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected, monkeypa
         assert api.get(f"/products/{reply.body['sku']}").body["name"] == "新品"
     elif route == "PUT /staff/categories/{category}":
         assert api.get("/categories").body["items"][0]["name"] == f"General ({caller})"
+    elif route == "POST /me/tickets":
+        assert [t["ticket_id"] for t in api.get("/me/tickets", as_=caller).body["items"]] == [reply.body["ticket_id"]]
+    elif route.endswith("/tickets/{ticket_id}/messages"):
+        seen = api.get(f"/me/tickets/{payment_id}", as_="customer").body
+        assert (seen["messages"][-1]["message"], seen["status"]) == (f"by {caller}", reply.body["ticket"]["status"])
+        assert seen["status"] == ("open" if caller == "customer" else "answered")
+    elif route == "POST /staff/tickets/{ticket_id}/close":
+        assert api.get(f"/me/tickets/{payment_id}", as_="customer").body["status"] == "closed"
     elif route == "PATCH /me":
         assert api.get("/me", as_=caller).body["name"] == f"by {caller}" == reply.body["name"]
     elif route == "POST /me/addresses":

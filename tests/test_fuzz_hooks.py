@@ -98,6 +98,15 @@ def test_positive_quotes_and_checkouts_name_an_address_and_redeem_no_points(hook
     assert hooks.map_case(None, case(True, path=path, body=given)).body == {"shipping_address": {"name": "n"}}
 
 
+def test_positive_tickets_name_no_order(hooks):
+    body = {"kind": "question", "subject": "s", "message": "m", "order_id": "o-1"}
+    mapped = hooks.map_case(None, case(True, method="POST", path="/me/tickets", body=body))
+    assert mapped.body == {"kind": "question", "subject": "s", "message": "m"}
+    assert body["order_id"] == "o-1"  # a new body, the generated one untouched
+    negative = hooks.map_case(None, case(False, method="POST", path="/me/tickets", body=body))
+    assert negative.body == body
+
+
 def test_positive_products_name_a_real_category_and_adjustments_a_real_sku(hooks, monkeypatch):
     monkeypatch.setattr(hooks, "CATEGORY", "apparel")
     monkeypatch.setattr(hooks, "SKUS", ["TEE-1"])

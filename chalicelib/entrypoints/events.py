@@ -85,7 +85,13 @@ def _batch(kind: str, event: Any, handler) -> dict:
 
 def _timeline_record(record) -> None:
     from chalicelib.adapters.dynamo.streams import timeline_fact
+    from chalicelib.adapters.dynamo.tickets_repo import message_fact
 
+    message = message_fact(record.raw_event)
+    if message is not None:  # a ticket's new message: ticket_opened / ticket_replied
+        sent = wiring.ticket_announcer().message_added(message)
+        log.info("ticket %s message %s: sent %s", message["ticket_id"], message["seq"], ", ".join(sent) or "nothing")
+        return
     fact = timeline_fact(record.raw_event)
     if fact is not None:
         sent = wiring.dispatcher().timeline_event(fact)

@@ -11,6 +11,7 @@ ones are left exactly as generated), these hooks supply that state:
 - an image upload is asked for a real SKU (an unknown one is 404);
 - quotes and checkouts name a shipping address and redeem no points (the address book and points
   are state that does not exist yet), and a cart line names a real SKU;
+- a ticket names no order (an order that is not the caller's is 404: positive tickets are opened);
 - a staff order is for a real customer (``FUZZ_CUSTOMER_ID``), a lookup names one key (the
   contract takes exactly one of two optional parameters);
 - a product names a category that exists (``FUZZ_CATEGORY``), an adjustment a real SKU, and a
@@ -81,6 +82,8 @@ def map_case(context: Any, case: Any) -> Any:
         and case.body.get("birthday")
     ):
         case.body = {**case.body, "birthday": BIRTHDAY}  # a real past date: the pattern cannot say 2001-02-30 is not
+    if (case.method.upper(), case.path) == ("POST", "/me/tickets") and isinstance(case.body, dict):
+        case.body = {name: value for name, value in case.body.items() if name != "order_id"}  # no order of theirs known
     if case.path == "/staff/stock/adjustments" and isinstance(case.body, dict) and SKUS:
         case.body = {**case.body, "sku": SKUS[0]}
     if case.path == "/staff/orders/lookup" and isinstance(case.query, Mapping):

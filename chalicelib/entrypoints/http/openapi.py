@@ -38,6 +38,7 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
 # Path parameters whose form the server checks (the rest are any string, answered 404 when they name nothing).
 PATH_SCHEMAS = {
     "address_id": {"type": "string", "pattern": "^addr_[0-9a-f]{20}$"},
+    "ticket_id": {"type": "string", "pattern": "^tkt_[0-9a-f]{20}$"},
     "category": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\x00-\\x1f\\x7f/#?%\\\\]+$"},
 }
 

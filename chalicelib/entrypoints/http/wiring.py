@@ -248,6 +248,23 @@ def customers():
 
 
 @cache
+def tickets():
+    from chalicelib.adapters.dynamo.tickets_repo import TicketsRepository
+    from chalicelib.services.tickets import TicketService
+
+    orders = orders_repo()  # shares the session with PynamoDB first
+    return TicketService(tickets=TicketsRepository(), find_order=orders.get)
+
+
+def ticket_announcer():
+    """The tickets' notifications, through the one notifier and the stream's sent-markers."""
+    from chalicelib.adapters.dynamo.markers_repo import SentMarkersRepository
+    from chalicelib.services.tickets import TicketAnnouncer
+
+    return TicketAnnouncer(notifier=notifier(), markers=SentMarkersRepository())
+
+
+@cache
 def imports_repo():
     from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.imports_repo import ImportsRepository

@@ -27,6 +27,7 @@ MODULES = (
     "imports",
     "customers",
     "exports",
+    "tickets",
 )
 
 
