@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from bench import (
     cold_start,
     dynamodb_calls,
+    exports,
     fulfilment_calls,
     fulfilment_throughput,
     growth,
@@ -45,6 +46,7 @@ def main() -> int:
             stream_calls,
             growth,
             imports,
+            exports,
         ):
             section_started = time.perf_counter()
             section = benchmark.run(stack)

@@ -1,0 +1,144 @@
+"""An export of 100,000 orders, as CSV and as XLSX: time, DynamoDB calls and the worker's peak memory.
+
+As in production: ``POST /staff/exports``, then the ``export_jobs`` handler builds the file from the queue
+message (batch size 1), reading the orders through the ``all-created`` index (one Query chain per shard,
+merged) and writing row by row to a temporary file before it goes to S3. The orders are written straight
+into the table (copies of one real order, each its own id, number and time), not placed through the API:
+placing 100,000 orders would only time the emulator's transactions. Memory is how far the process's
+resident size rose above where it was while the worker built (the kernel's peak, reset first; the emulator
+is a process of its own), at 10,000 and at 100,000 orders: bounded means the two are about the same. Targets: no Scan; Queries a page of 500 per shard (≈ orders / 500 + shards); memory
+at 100,000 within 1.5 times that at 10,000.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bench.harness import REGION, Api, BenchError, Check, Section, Stack, order_body
+
+ORDERS = int(os.environ.get("BENCH_EXPORT_ORDERS", 100_000))
+SMALL = ORDERS // 10
+
+
+def seed_orders(api: Api, customer: Any, count: int) -> None:
+    """``count`` paid-looking orders: one placed through the API, then copies of it written in batches."""
+    from chalicelib.adapters.dynamo.models import OrderRecord
+    from chalicelib.adapters.dynamo.order_records import to_record
+    from chalicelib.entrypoints.http import wiring
+
+    status, placed = api.call(
+        "POST", "/orders", customer, order_body(("BENCH-EXPORT", 2)), headers={"idempotency-key": uuid.uuid4().hex}
+    )
+    if status != 201:
+        raise BenchError(f"POST /orders answered {status}: {placed}")
+    order = wiring.orders_repo().get(placed["order_id"])
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with OrderRecord.batch_write() as batch:
+        for n in range(count - 1):
+            at = (start + timedelta(seconds=n * 30)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            copy = replace(order, order_id=f"ord_{uuid.uuid4().hex}", order_number=f"B{n:07d}", created_at=at,
+                           updated_at=at, timeline=[], new_events=[])  # fmt: skip
+            batch.save(to_record(copy))
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise BenchError(f"no {field} in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Reset this process's peak resident size to its current one (Linux: ``clear_refs`` 5); returns it, bytes."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
+        refs.write("5")
+    return _status_kib("VmRSS") * 1024
+
+
+def build(stack: Stack, api: Api, staff: Any, pump: Any, file_format: str) -> dict[str, Any]:
+    """One export of every order: its seconds, calls, rows and the worker's memory +."""
+    status, started = api.call("POST", "/staff/exports", staff, {"kind": "orders", "format": file_format})
+    if status != 202:
+        raise BenchError(f"POST /staff/exports answered {status}: {started}")
+    before = reset_peak_rss()
+    began = time.perf_counter()
+    with stack.calls.capture() as calls:
+        handled, failed = pump.pump()
+    seconds = time.perf_counter() - began
+    peak = _status_kib("VmHWM") * 1024 - before
+    status, export = api.call("GET", f"/staff/exports/{started['export_id']}", staff)
+    if failed or not handled or export.get("status") != "done":
+        raise BenchError(f"the export was not built: {export}")
+    return {"seconds": seconds, "rss_growth_mib": peak / 2**20, "rows": export["rows"], "calls": dict(calls)}
+
+
+def run(stack: Stack) -> Section:
+    import boto3
+
+    from app import app
+    from chalicelib.adapters.export_files import S3Exports, SqsExportJobs
+    from chalicelib.entrypoints.http import wiring
+    from devstack import resources
+    from devstack.events import QueuePump, call
+
+    stack.reset_tables()
+    s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=stack.endpoint, region_name=REGION)
+    sns = boto3.client("sns", endpoint_url=stack.endpoint, region_name=REGION)
+    queues, _ = resources.create_messaging(sqs, sns, visibility_timeout=0, prefix=f"b{uuid.uuid4().hex[:6]}-")
+    buckets = resources.create_buckets(s3, prefix=f"b{uuid.uuid4().hex[:6]}-")
+    files, queue = S3Exports(buckets["exports"]), SqsExportJobs(queues["export-jobs"], client=sqs)
+    saved = wiring.export_files, wiring.exports, wiring.export_worker
+    wiring.export_files = lambda: (files, queue)
+    service, worker = saved[1].__wrapped__(), saved[2].__wrapped__()
+    wiring.exports, wiring.export_worker = (lambda: service), (lambda: worker)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        from chalicelib.adapters.dynamo.catalogue_repo import CatalogueRepository
+        from chalicelib.domain.catalogue import Product
+
+        CatalogueRepository().put(Product(sku="BENCH-EXPORT", name="导出商品", category="general", price=1999,
+                                          currency="CNY", stock_available=10))  # fmt: skip
+        api, staff, customer = Api(stack), stack.new_user("staff"), stack.new_user("customer")
+        pump = QueuePump(sqs, queues["export-jobs"], call(app.handler_map["export_jobs"]), REGION, 1)
+        began = time.perf_counter()
+        seed_orders(api, customer, SMALL)
+        results["csv_small"] = build(stack, api, staff, pump, "csv")
+        seed_orders(api, customer, ORDERS - SMALL)
+        seeded = time.perf_counter() - began
+        results["csv"] = build(stack, api, staff, pump, "csv")
+        results["xlsx"] = build(stack, api, staff, pump, "xlsx")
+    finally:
+        wiring.export_files, wiring.exports, wiring.export_worker = saved
+        resources.delete_buckets(s3, buckets)
+    stack.reset_tables()
+    return _section(results, seeded)
+
+
+def _section(results: dict[str, dict[str, Any]], seeded: float) -> Section:
+    section = Section("exports", f"10. An export of {ORDERS:,} orders (seeded in {seeded:.0f} s)")
+    for name, label in (("csv_small", f"CSV, {SMALL:,} orders"), ("csv", f"CSV, {ORDERS:,} orders"),
+                        ("xlsx", f"XLSX, {ORDERS:,} orders")):  # fmt: skip
+        result = results[name]
+        calls = ", ".join(f"{op} {n}" for op, n in sorted(result["calls"].items()) if n)
+        section.lines.append(f"  {label:<22} {result['seconds']:6.1f} s, memory + {result['rss_growth_mib']:6.1f} MiB, "
+                             f"{result['rows']:,} rows; DynamoDB: {calls}")  # fmt: skip
+    big, small = results["csv"], results["csv_small"]
+    scans = sum(result["calls"].get("Scan", 0) for result in results.values())
+    queries = big["calls"].get("Query", 0)
+    growth = big["rss_growth_mib"] / small["rss_growth_mib"]
+    section.checks += [
+        Check("export: every order, once", f"{big['rows']:,} CSV, {results['xlsx']['rows']:,} XLSX",
+              f"{ORDERS:,}", big["rows"] == results["xlsx"]["rows"] == ORDERS),
+        Check("export: no Scan; Queries by 500-item pages", f"{scans} Scan, {queries} Query",
+              f"0, ≤ {ORDERS // 500 + 8}", scans == 0 and queries <= ORDERS // 500 + 8),
+        Check("export: memory bounded (peak at 100k vs 10k)", f"{growth:.2f}×", "≤ 1.5×", growth <= 1.5),
+    ]  # fmt: skip
+    section.data.update({"orders": ORDERS, "seeded_s": seeded, **results})
+    return section
