@@ -22,6 +22,7 @@ from chalicelib.entrypoints.http import (
     imports,
     orders,
     payments,
+    pricing_settings,
     product_images,
     receipts,
     staff_catalogue,
@@ -61,6 +62,7 @@ app.register_blueprint(exports.api)
 app.register_blueprint(exports_worker.api)
 app.register_blueprint(tickets.api)
 app.register_blueprint(staff_tickets.api)
+app.register_blueprint(pricing_settings.api)
 
 
 @app.middleware("all")

@@ -87,6 +87,8 @@ def tables(stack):
 
     names = resources.create_tables(stack.dynamodb)
     wiring.approval_policies().forget()  # each test's tables start with no policy written: the default one
+    wiring.pricing_settings().tiers.forget()  # and the default tiers and shipping
+    wiring.pricing_settings().shipping.forget()
     yield names
     resources.delete_tables(stack.dynamodb, names)
 

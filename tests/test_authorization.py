@@ -69,6 +69,11 @@ MATRIX: dict[str, dict[str, int]] = {
     "GET /staff/approvals": STAFF_ONLY,
     "GET /staff/settings/approval": STAFF_ONLY,
     "PUT /staff/settings/approval": {**STAFF_ONLY, "staff": 403},
+    # pricing settings (tests/test_pricing_settings.py): the tiers are public, shipping staff's; admins change them
+    "GET /tiers": PUBLIC,
+    "PUT /staff/settings/tiers": ADMIN_ONLY,
+    "GET /staff/settings/shipping": STAFF_ONLY,
+    "PUT /staff/settings/shipping": ADMIN_ONLY,
     "POST /staff/orders/{order_id}/approve": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /staff/orders/{order_id}/reject": {**STAFF_ONLY, "staff": 409, "admin": 409},
     "POST /orders/quote": CUSTOMERS,
@@ -208,6 +213,15 @@ def call(
         return api.post(path, {"shipping_address": order_body()["shipping_address"]}, as_=as_, headers=headers)
     if route.endswith("/cancel"):
         return api.post(path, {"reason": "changed my mind"}, as_=as_, headers=headers)
+    if route == "PUT /staff/settings/tiers":
+        headers["if-match"] = '"1"'
+        tiers = {"items": [{"tier": "standard", "name": "Standard", "min_spent_12m": 0},
+                           {"tier": "vip", "name": "VIP", "min_spent_12m": 100000, "discount_percent": 3}]}  # fmt: skip
+        return api.request(method, path, json_body=tiers, as_=as_, headers=headers)
+    if route == "PUT /staff/settings/shipping":
+        headers["if-match"] = '"1"'
+        shipping = {"flat_fee": 800, "free_over": 9900, "countries": {"HK": {"flat_fee": 3000}}}
+        return api.request(method, path, json_body=shipping, as_=as_, headers=headers)
     if route == "PUT /staff/settings/approval":
         headers["if-match"] = '"1"'
         policy = {"rules": [{"name": "big", "when": {"total_at_least": 900000}, "steps": ["staff"]}]}

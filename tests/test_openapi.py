@@ -25,6 +25,7 @@ PUBLIC = {
     ("GET", "/openapi.json"),
     ("GET", "/products"),
     ("GET", "/products/{sku}"),
+    ("GET", "/tiers"),
     ("GET", "/categories"),  # a catalogue read (API.md: anonymous)
     ("POST", "/webhooks/stripe"),
 }

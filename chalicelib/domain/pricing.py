@@ -1,14 +1,17 @@
 """Pricing: requested lines and the catalogue in, priced lines and totals out. Pure; no I/O.
 
-One module for quotes, carts, orders and (later) edits, so they cannot disagree. Today there are no
-discounts and no shipping fee (tiers, points and shipping settings arrive with the customers issue):
-``discounts`` is empty and ``shipping`` 0, but every caller already reads them from here.
+One module for quotes, carts, orders and edits, so they cannot disagree. Integer minor units throughout;
+the one rounding is ``round_half_up``. ``Terms`` are what a customer's tier and the shipping settings give
+one order (its tier's discount, free shipping or the destination's fee); with no terms nothing is taken
+off and shipping is 0 (what orders are charged until the terms are applied at checkout).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from chalicelib.domain.catalogue import Product
 from chalicelib.domain.errors import ValidationFailed
@@ -35,11 +38,83 @@ class OrderLine:
 
 @dataclass(frozen=True)
 class Discount:
-    """One reduction of the subtotal: ``kind`` is ``tier`` or ``points`` (both arrive with customers)."""
+    """One reduction of the subtotal: ``kind`` is ``tier`` or ``points``."""
 
     kind: str
     name: str
     amount: int
+    percent: int | float | None = None  # a tier's
+
+
+SHIPPING_SETTING = "shipping"
+COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass(frozen=True)
+class Fees:
+    flat_fee: int | None = None  # None: the default's
+    free_over: int | None = None  # merchandise (after the tier discount) at or over this ships free
+
+
+@dataclass(frozen=True)
+class ShippingSettings:
+    """The shop's shipping: a flat fee, free over an amount, and per destination country overrides."""
+
+    version: int = 1  # 1: never written, the default in effect
+    flat_fee: int = 1000
+    free_over: int | None = 19_900
+    countries: Mapping[str, Fees] = field(default_factory=dict)
+
+    def fees(self, country: str | None) -> tuple[int, int | None]:
+        """(flat fee, free over) for ``country`` (ISO alpha-2), its override's fields over the defaults."""
+        override = self.countries.get((country or "").upper(), Fees())
+        flat = self.flat_fee if override.flat_fee is None else override.flat_fee
+        free = self.free_over if override.free_over is None else override.free_over
+        return flat, free
+
+
+DEFAULT_SHIPPING = ShippingSettings()
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What one order is priced on: the customer's tier and the destination's shipping (an order keeps them,
+    so an edit prices its new lines on the terms it was placed on)."""
+
+    tier: str = "standard"
+    tier_name: str = "Standard"
+    discount_bp: int = 0  # hundredths of a percent off the subtotal
+    free_shipping: bool = False  # the tier's
+    flat_fee: int = 0
+    free_over: int | None = None
+
+    @property
+    def percent(self) -> int | float:
+        whole, rest = divmod(self.discount_bp, 100)
+        return whole if not rest else self.discount_bp / 100
+
+
+def terms_for(tier: Any, shipping: ShippingSettings, country: str | None) -> Terms:
+    """The terms a customer of ``tier`` (``domain/tiers.Tier``) gets for an order shipped to ``country``."""
+    flat, free = shipping.fees(country)
+    return Terms(tier.tier, tier.name, tier.discount_bp, tier.free_shipping, flat, free)
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` to the nearest integer, halves up (both non-negative): the one rounding."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def tier_discount(subtotal: int, discount_bp: int) -> int:
+    """``round_half_up(subtotal * percent / 100)``, never more than the subtotal."""
+    return min(round_half_up(subtotal * discount_bp, 10_000), subtotal)
+
+
+def shipping_fee(terms: Terms, merchandise: int) -> int:
+    """0 for a free-shipping tier or merchandise at or over ``free_over``; else the flat fee."""
+    if terms.free_shipping or (terms.free_over is not None and merchandise >= terms.free_over):
+        return 0
+    return terms.flat_fee
 
 
 @dataclass(frozen=True)
@@ -101,13 +176,26 @@ def price_lines(
     ]
 
 
-def totals(lines: list[OrderLine], currency: str, warnings: Iterable[StockWarning] = ()) -> Priced:
-    """Subtotal, discounts, shipping and total of priced lines (``422`` if the total is beyond ``MAX_AMOUNT``)."""
+def totals(
+    lines: list[OrderLine], currency: str, warnings: Iterable[StockWarning] = (), terms: Terms | None = None
+) -> Priced:
+    """Subtotal, discounts, shipping and total of priced lines (``422`` if the total is beyond ``MAX_AMOUNT``).
+
+    With ``terms``: the tier's discount off the subtotal, then shipping on what is left (free for the tier, or
+    at or over ``free_over``). Without: no discount, no shipping."""
+    subtotal = sum(line.line_total for line in lines)
+    discounts: list[Discount] = []
+    shipping = 0
+    if terms is not None:
+        off = tier_discount(subtotal, terms.discount_bp)
+        if off:
+            discounts.append(Discount("tier", terms.tier_name, off, terms.percent))
+        shipping = shipping_fee(terms, subtotal - off) if lines else 0
     priced = Priced(
         lines=list(lines),
-        subtotal=sum(line.line_total for line in lines),
-        discounts=[],
-        shipping=0,
+        subtotal=subtotal,
+        discounts=discounts,
+        shipping=shipping,
         currency=currency,
         warnings=list(warnings),
     )

@@ -334,3 +334,13 @@ def export_worker():
     files, _ = export_files()
     return ExportWorker(jobs=exports_repo(), files=files, source=lambda kind, filters: SOURCES[kind](filters),
                         object_key=writers.object_key, write=writers.write)  # fmt: skip
+
+
+@cache
+def pricing_settings():
+    """The tier table and shipping settings, each read through its own short cache."""
+    from chalicelib.adapters.dynamo import pricing_settings as stored
+    from chalicelib.services.pricing_settings import PricingSettings
+
+    orders_repo()  # shares the session with PynamoDB first
+    return PricingSettings(tiers=stored.tier_table(), shipping=stored.shipping_settings())
