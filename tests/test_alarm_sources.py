@@ -29,7 +29,7 @@ class DynamoDown:
         monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", calling)
 
 
-@pytest.mark.parametrize("name", ["payment_reminders", "expire_unpaid_orders", "retry_refunds"])
+@pytest.mark.parametrize("name", ["payment_reminders", "expire_unpaid_orders", "retry_refunds", "customer_care"])
 def test_a_schedule_whose_sweep_fails_raises_so_lambda_counts_an_error(api, monkeypatch, name):
     """The scheduled functions let the failure out of the handler: the invocation fails, ``Errors`` counts it and
     the function's Errors alarm (threshold 1) fires; the next run sweeps again."""

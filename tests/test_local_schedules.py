@@ -21,7 +21,7 @@ def test_every_schedule_of_the_app_runs_and_an_overdue_order_expires(api, seed, 
 
     results = Scheduler(app, interval=60, region="us-east-1", report=printed.append).run_once()
 
-    assert set(results) == {"payment_reminders", "expire_unpaid_orders", "retry_refunds"}
+    assert set(results) == {"payment_reminders", "expire_unpaid_orders", "retry_refunds", "customer_care"}
     assert results["expire_unpaid_orders"] == {"expired": 1}
     order = api.get(f"/orders/{placed.body['order_id']}", as_="customer").body
     assert order["status"] == "expired"

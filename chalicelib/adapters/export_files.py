@@ -21,6 +21,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet: a longer export goes on in a second sheet
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+UPLOAD_THREADS = 4
 
 
 def object_key(export_id: str, file_format: str) -> str:
@@ -94,12 +95,14 @@ class S3Exports:
         self._s3 = client or aws.client("s3", config=Config(signature_version="s3v4"))
 
     def store(self, path: str, key: str, file_format: str, filename: str) -> None:
-        """The file at ``path`` as ``key`` (boto3's transfer manager: a multipart upload when it is large)."""
-        from boto3.s3.transfer import S3Transfer
+        """The file at ``path`` as ``key`` (boto3's transfer manager: a multipart upload when it is large, at
+        most ``UPLOAD_THREADS`` parts of 8 MiB in memory at once)."""
+        from boto3.s3.transfer import S3Transfer, TransferConfig
 
         extra = {"ContentType": XLSX_TYPE if file_format == "xlsx" else CSV_TYPE,
                  "ContentDisposition": f'attachment; filename="{filename}"'}  # fmt: skip
-        S3Transfer(self._s3).upload_file(path, self.bucket, key, extra_args=extra)
+        config = TransferConfig(max_concurrency=UPLOAD_THREADS, multipart_chunksize=8 * 2**20)
+        S3Transfer(self._s3, config).upload_file(path, self.bucket, key, extra_args=extra)
 
     def download_url(self, key: str, filename: str, seconds: int) -> str:
         """A presigned GET of ``key`` for ``seconds``, saved as ``filename``: signed here, no call to S3."""

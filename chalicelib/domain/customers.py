@@ -40,6 +40,8 @@ class Profile:
     default_address_id: str | None = None
     address_count: int = 0
     version: int = 1
+    tier: str = "standard"  # kept by services/tiers.py from what was paid (less refunds) over 365 days
+    spent_12m: int = 0
 
     def changed(self, changes: dict[str, Any], at: str) -> Profile:
         """The profile with ``changes`` (of ``PROFILE_FIELDS``; ``None`` clears one) at a new version."""

@@ -84,8 +84,18 @@ def _batch(kind: str, event: Any, handler) -> dict:
 
 
 def _timeline_record(record) -> None:
-    from chalicelib.adapters.dynamo.streams import timeline_fact
+    from chalicelib.adapters.dynamo.streams import spend_fact, tier_change, timeline_fact
     from chalicelib.adapters.dynamo.tickets_repo import message_fact
+
+    spend = spend_fact(record.raw_event)
+    if spend is not None:  # money moved on an order: its customer's spend and tier
+        tier = wiring.tier_keeper().spend_changed(**spend)
+        log.info("order %s: net %s, customer's tier %s", spend["order_id"], spend["net"], tier)
+        return
+    change = tier_change(record.raw_event)
+    if change is not None:
+        wiring.tier_announcer().tier_changed(change)
+        return
 
     message = message_fact(record.raw_event)
     if message is not None:  # a ticket's new message: ticket_opened / ticket_replied

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalice import Blueprint, Rate
+from chalice import Blueprint, Cron, Rate
 
 from chalicelib.entrypoints import observability
 from chalicelib.entrypoints.http import wiring
@@ -41,6 +41,14 @@ def retry_refunds(event) -> dict:
     log.log(logging.INFO if sent else logging.DEBUG, "refunds retried: %d", sent)
     observability.count("RefundsRetried", sent)
     return {"retried": sent}
+
+
+@api.schedule(Cron(10, 0, "*", "*", "?", "*"), name="customer_care")
+def customer_care(event) -> dict:
+    """Daily: the tiers of customers whose spend of a year ago just left the 365-day window."""
+    swept = wiring.tier_keeper().sweep()
+    observability.count("TierSweepCustomers", swept)
+    return {"tiers_recomputed": swept}
 
 
 def _time_left(event) -> Callable[[], float] | None:

@@ -48,6 +48,8 @@ class CustomerService:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     new_id: Callable[[], str] = lambda: uuid.uuid4().hex[:20]
     pause: Callable[[float], None] = time.sleep
+    # (tier, spent_12m) of a customer from what they paid (services/tiers.py): a new profile starts with it
+    standing: Callable[[str], tuple[str, int]] | None = None
 
     def me(self, principal: Principal) -> Profile:
         """The caller's profile, made now if this is their first request: GetItem (and a PutItem the first time)."""
@@ -127,8 +129,9 @@ class CustomerService:
 
     def _create(self, principal: Principal) -> Profile:
         at = self._now()
+        tier, spent = self.standing(principal.subject) if self.standing else ("standard", 0)
         return self.customers.create(Profile(customer_id=principal.subject, email=principal.email, created_at=at,
-                                             updated_at=at))  # fmt: skip
+                                             updated_at=at, tier=tier, spent_12m=spent))  # fmt: skip
 
     def _now(self) -> str:
         return iso(self.clock())

@@ -39,6 +39,8 @@ class ProfileRecord(OrdersTableItem, discriminator="customer"):
     marketing_opt_in = BooleanAttribute(default=False)
     default_address_id = UnicodeAttribute(null=True)
     address_count = NumberAttribute(default=0)
+    tier = UnicodeAttribute(default="standard")
+    spent_12m = NumberAttribute(default=0)
     version = NumberAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -68,7 +70,7 @@ class AddressRecord(OrdersTableItem, discriminator="address"):
 
 
 _PROFILE = ("email", "name", "phone", "birthday", "language", "marketing_opt_in", "default_address_id",
-            "created_at", "updated_at")  # fmt: skip
+            "created_at", "updated_at", "tier")  # fmt: skip
 _ADDRESS = ("label", "name", "phone", "line1", "line2", "city", "region", "postal_code", "country",
             "created_at", "updated_at")  # fmt: skip
 
@@ -76,13 +78,13 @@ _ADDRESS = ("label", "name", "phone", "line1", "line2", "city", "region", "posta
 def to_profile(record: ProfileRecord) -> Profile:
     values = {name: getattr(record, name) for name in _PROFILE}
     return Profile(customer_id=record.customer_id, address_count=int(record.address_count or 0),
-                   version=int(record.version), **values)  # fmt: skip
+                   version=int(record.version), spent_12m=int(record.spent_12m or 0), **values)  # fmt: skip
 
 
 def profile_record(profile: Profile) -> ProfileRecord:
     values = {name: getattr(profile, name) for name in _PROFILE}
     return ProfileRecord(customer_pk(profile.customer_id), PROFILE_SK, customer_id=profile.customer_id,
-                         address_count=profile.address_count, version=profile.version,
+                         address_count=profile.address_count, version=profile.version, spent_12m=profile.spent_12m,
                          listed=customer_shard(profile.customer_id), **values)  # fmt: skip
 
 

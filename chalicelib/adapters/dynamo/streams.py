@@ -58,3 +58,44 @@ def _at(epoch: Any) -> str:
         return iso(datetime.fromtimestamp(float(epoch), UTC))
     except (TypeError, ValueError):
         return iso(datetime.now(UTC))
+
+
+def spend_fact(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """An order whose money moved (paid less refunded changed): its customer, id, version, net and when it was
+    first paid; None for any other record."""
+    if raw.get("eventName") not in ("INSERT", "MODIFY"):
+        return None
+    images = raw.get("dynamodb") or {}
+    new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+    if (new.get("kind") or {}).get("S") != "order":
+        return None
+
+    def net(image: dict[str, Any]) -> int:
+        return int((image.get("amount_paid") or {}).get("N", 0)) - int((image.get("amount_refunded") or {}).get("N", 0))
+
+    if net(new) == net(old):
+        return None
+    from chalicelib.adapters.dynamo.models import OrderRecord
+
+    order = OrderRecord.from_raw_data(new)
+    received = [p.created_at for p in order.payments if p.status in ("succeeded", "mismatched")]
+    paid = sorted(received or [p.created_at for p in order.payments])
+    if not paid:
+        return None
+    return {"customer_id": order.customer_id, "order_id": order.order_id, "version": int(order.version),
+            "net": net(new), "paid_at": paid[0]}  # fmt: skip
+
+
+def tier_change(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """A profile whose tier changed: who, from, to, at which version; None for any other record."""
+    if raw.get("eventName") != "MODIFY":
+        return None
+    images = raw.get("dynamodb") or {}
+    new, old = images.get("NewImage") or {}, images.get("OldImage") or {}
+    if (new.get("kind") or {}).get("S") != "customer":
+        return None
+    before, after = (old.get("tier") or {}).get("S", "standard"), (new.get("tier") or {}).get("S", "standard")
+    if before == after:
+        return None
+    return {"customer_id": new["customer_id"]["S"], "from": before, "to": after,
+            "version": int(new["version"]["N"]), "spent_12m": int((new.get("spent_12m") or {}).get("N", 0))}  # fmt: skip

@@ -244,7 +244,7 @@ def customers():
     from chalicelib.services.customers import CustomerService
 
     orders_repo()  # shares the session with PynamoDB first
-    return CustomerService(customers=CustomersRepository())
+    return CustomerService(customers=CustomersRepository(), standing=lambda sub: tier_keeper().standing(sub))
 
 
 @cache
@@ -344,3 +344,22 @@ def pricing_settings():
 
     orders_repo()  # shares the session with PynamoDB first
     return PricingSettings(tiers=stored.tier_table(), shipping=stored.shipping_settings())
+
+
+@cache
+def tier_keeper():
+    """Each customer's tier from what they paid (the orders stream, the daily sweep)."""
+    from chalicelib.adapters.dynamo.customers_repo import CustomersRepository
+    from chalicelib.adapters.dynamo.spend_repo import SpendRepository
+    from chalicelib.services.tiers import TierKeeper
+
+    orders_repo()  # shares the session with PynamoDB first
+    return TierKeeper(spend=SpendRepository(), profiles=CustomersRepository(),
+                      tier_table=lambda: pricing_settings().tier_table())  # fmt: skip
+
+
+def tier_announcer():
+    from chalicelib.adapters.dynamo.markers_repo import SentMarkersRepository
+    from chalicelib.services.tiers import TierAnnouncer
+
+    return TierAnnouncer(notifier=notifier(), markers=SentMarkersRepository())

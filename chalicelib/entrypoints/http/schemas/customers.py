@@ -37,7 +37,8 @@ class ProfileOut(Schema):
     birthday: Optional[str]
     language: Optional[str]
     marketing_opt_in: bool
-    tier: str = Field(description="standard until the tiers are set up (GET /tiers).")
+    tier: str = Field(description="The tier (GET /tiers) what was paid less refunds over 365 days reaches.")
+    spent_12m: int = Field(description="Paid less refunds over the last 365 days, in minor units.")
     points_balance: int
     points_pending: int
     default_address_id: Optional[str]
