@@ -82,13 +82,19 @@ def stack():
 
 
 @pytest.fixture
-def tables(stack):
+def tables(stack, request, monkeypatch):
+    """Every table of the template, empty, for one test. Unless the test is marked ``shop_shipping``, orders
+    are priced with no shipping fee (as the shop's shipping settings could say), so a test's totals are its
+    lines' (tests/test_pricing_on_orders.py and test_pricing_settings.py price with the shop's defaults)."""
+    from chalicelib.domain.pricing import ShippingSettings
     from chalicelib.entrypoints.http import wiring
 
     names = resources.create_tables(stack.dynamodb)
     wiring.approval_policies().forget()  # each test's tables start with no policy written: the default one
     wiring.pricing_settings().tiers.forget()  # and the default tiers and shipping
     wiring.pricing_settings().shipping.forget()
+    if request.node.get_closest_marker("shop_shipping") is None:
+        monkeypatch.setattr(wiring.pricing_settings().shipping, "default", ShippingSettings(1, 0, None))
     yield names
     resources.delete_tables(stack.dynamodb, names)
 

@@ -102,8 +102,15 @@ def test_deleting_the_default_address_leaves_no_default_and_frees_a_place(api):
 
 
 def test_a_book_holds_twenty_addresses_even_when_they_are_added_all_at_once(api):
+    def added(n: int):
+        for _ in range(5):  # a request that lost every one of its writes is 429 "retry shortly": a client retries
+            reply = add(api, line1=f"Road {n}")
+            if reply.status != 429:
+                return reply
+        return reply
+
     with ThreadPoolExecutor(8) as pool:
-        replies = list(pool.map(lambda n: add(api, line1=f"Road {n}"), range(24)))
+        replies = list(pool.map(added, range(24)))
     assert sorted(r.status for r in replies) == [201] * 20 + [409] * 4
     for refused in (r for r in replies if r.status == 409):
         assert assert_error(refused, 409, "address_book_full")["max_addresses"] == 20

@@ -8,6 +8,8 @@ import pytest
 from tests.conftest import assert_error
 from tests.test_audit import entries
 
+pytestmark = pytest.mark.shop_shipping  # the shop's default shipping fees
+
 DEFAULT_TIERS = [
     {"tier": "standard", "name": "Standard", "min_spent_12m": 0, "discount_percent": 0, "free_shipping": False,
      "points_multiplier": 1},

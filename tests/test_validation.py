@@ -302,9 +302,9 @@ def test_a_shortage_found_only_when_reserving_reserves_nothing(api, catalogue, m
 
     read = OrdersRepository.order_inputs
 
-    def stale(self, customer_id, key, skus):
-        earlier, products = read(self, customer_id, key, skus)
-        return earlier, {sku: replace(product, stock_available=1000) for sku, product in products.items()}
+    def stale(self, customer_id, key, skus, owner=None):
+        earlier, products, tier = read(self, customer_id, key, skus, owner)
+        return earlier, {sku: replace(product, stock_available=1000) for sku, product in products.items()}, tier
 
     monkeypatch.setattr(OrdersRepository, "order_inputs", stale)
     key = uuid.uuid4().hex

@@ -83,8 +83,9 @@ def revise(
         )
     total_from, moved = order.total, address != order.shipping_address
     order.lines, order.shipping_address, order.note = lines, address, note
-    priced = pricing.totals(lines, order.currency)  # 422 beyond MAX_AMOUNT
+    priced = pricing.totals(lines, order.currency, terms=order.terms)  # its own terms; 422 beyond MAX_AMOUNT
     order.subtotal, order.discount, order.shipping = priced.subtotal, priced.discount, priced.shipping
+    order.discounts = priced.discounts
     order.total = priced.total
     if order.payment_status in lifecycle.UNPAID:
         ledger.close_open(order, actor, at, "order_modified", closed_at_provider=closed_at_provider)

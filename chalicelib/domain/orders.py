@@ -67,6 +67,8 @@ class Order:
     reminded: bool = False
     version: int = 0
     approval: Approval | None = None  # see domain/approval.py
+    discounts: list[pricing.Discount] = field(default_factory=list)  # they add up to ``discount``
+    terms: pricing.Terms | None = None  # what it was priced on (an edit prices on them too)
     timeline: list[TimelineEvent] = field(default_factory=list)
     new_events: list[TimelineEvent] = field(default_factory=list, repr=False)
 
@@ -121,13 +123,14 @@ def new_order(
     payment_ttl: timedelta,
     actor: str,
     review: Callable[[Order], Approval | None] | None = None,
+    terms: pricing.Terms | None = None,
 ) -> Order:
     """A confirmed, unpaid order whose stock is reserved until ``now + payment_ttl``.
 
     ``review`` (the approval policy) sees the priced order: an ``Approval`` holds it in
     ``pending_approval``, its stock reserved until the approval's deadline.
     """
-    priced = pricing.totals(lines, currency)  # 422 beyond MAX_AMOUNT
+    priced = pricing.totals(lines, currency, terms=terms)  # 422 beyond MAX_AMOUNT
     subtotal, discount, shipping, total = priced.subtotal, priced.discount, priced.shipping, priced.total
     at = iso(now)
     order = Order(
@@ -149,6 +152,8 @@ def new_order(
         created_at=at,
         updated_at=at,
         reserved_until=iso(now + payment_ttl),
+        discounts=priced.discounts,
+        terms=terms,
     )
     order.approval = review(order) if review else None
     if order.approval is not None:

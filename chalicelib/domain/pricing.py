@@ -221,7 +221,8 @@ def quote(
     catalogue: Mapping[str, Product],
     currency: str,
     kept: Mapping[str, OrderLine] | None = None,
+    terms: Terms | None = None,
 ) -> Priced:
     """What placing these lines would charge now, with a warning (not a refusal) for each short line."""
     lines = price_lines(requested, catalogue, currency, kept)
-    return totals(lines, currency, stock_warnings(requested, catalogue))
+    return totals(lines, currency, stock_warnings(requested, catalogue), terms=terms)

@@ -81,11 +81,15 @@ class CartService:
     currency: str
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     pause: Callable[[float], None] = time.sleep
+    # the terms a customer gets for an order to a country (their tier, the shipping settings)
+    terms: Callable[[str, str | None], pricing.Terms] | None = None
 
-    def quote(self, items: list[RequestedLine]) -> Quote:
-        """What ordering ``items`` would cost now; nothing is reserved or written (one BatchGetItem)."""
+    def quote(self, items: list[RequestedLine], customer_id: str | None = None, country: str | None = None) -> Quote:
+        """What ordering ``items`` would cost the customer now, to ``country``; nothing is reserved or written
+        (one BatchGetItem, and the customer's profile: one GetItem)."""
         products = self.catalogue.get_many([item.sku for item in items])
-        return Quote(pricing.quote(items, products, self.currency), POINTS_AVAILABLE)
+        terms = self.terms(customer_id, country) if self.terms and customer_id else None
+        return Quote(pricing.quote(items, products, self.currency, terms=terms), POINTS_AVAILABLE)
 
     def get(self, principal: Principal) -> CartView:
         """The caller's cart at today's prices and stock: GetItem, then one BatchGetItem of its products."""

@@ -11,7 +11,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -52,8 +52,19 @@ class CustomerService:
     standing: Callable[[str], tuple[str, int]] | None = None
 
     def me(self, principal: Principal) -> Profile:
-        """The caller's profile, made now if this is their first request: GetItem (and a PutItem the first time)."""
-        return self.customers.profile(principal.subject) or self._create(principal)
+        """The caller's profile, made now if this is their first request: GetItem (and a PutItem the first time,
+        or when a profile made for their tier before they signed in lacks the token's email)."""
+        profile = self.customers.profile(principal.subject)
+        if profile is None:
+            return self._create(principal)
+        if profile.email is None and principal.email:
+            with_email = replace(profile, email=principal.email, version=profile.version + 1)
+            try:
+                self.customers.save(with_email, profile.version)
+                return with_email
+            except WriteConflict:
+                return self.customers.profile(principal.subject) or profile
+        return profile
 
     def update_me(self, principal: Principal, changes: dict[str, Any]) -> Profile:
         """``changes`` of the profile's own fields; a field sent as ``null`` is cleared."""
@@ -78,6 +89,11 @@ class CustomerService:
         """The profile and every address: one Query (and the profile's PutItem on first use)."""
         profile, addresses = self.customers.book(principal.subject)
         return Book(profile or self._create(principal), addresses)
+
+    def tier_of(self, customer_id: str) -> str | None:
+        """The customer's tier as their profile holds it (``None``: no profile yet): one GetItem, nothing written."""
+        profile = self.customers.profile(customer_id)
+        return profile.tier if profile else None
 
     def find_address(self, principal: Principal, address_id: str) -> Address | None:
         """One of the caller's addresses, or ``None``: GetItem (consistent)."""

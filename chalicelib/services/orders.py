@@ -19,6 +19,7 @@ from chalicelib.domain.audit import AuditEntry, entry
 from chalicelib.domain.errors import IdempotencyKeyReused, NotFound, OutOfStock, RequestInProgress, ValidationFailed
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.orders import Order, RequestedLine
+from chalicelib.domain.pricing import Terms
 from chalicelib.services.changes import Busy
 from chalicelib.services.ports import (
     CatalogueRepo,
@@ -68,6 +69,8 @@ class OrderService:
     pause: Callable[[float], None] = time.sleep
     # the approval policy (services/approvals.py): for a caller, what reviews their priced new order
     reviewer: Callable[[Principal], Callable[[Order], Approval | None]] | None = None
+    # the terms (services/pricing_settings.py) a customer of a tier gets for an order to a country
+    terms: Callable[[str | None, str | None], Terms] | None = None
 
     def place(
         self,
@@ -92,9 +95,9 @@ class OrderService:
         """
         request_hash = request_hash or command.fingerprint()
         owner = command.customer_id or principal.subject  # a staff order belongs to its customer
-        earlier, products = self.orders.order_inputs(
-            principal.subject, idempotency_key, [line.sku for line in command.items]
-        )  # the caller's keys: a staff member's retry finds their own first request
+        earlier, products, tier = self.orders.order_inputs(
+            principal.subject, idempotency_key, [line.sku for line in command.items], owner=owner
+        )  # the caller's keys: a staff member's retry finds their own first request; the owner's tier
         if earlier is not None:  # a replay answers the first order, whatever the catalogue says now
             return self._replay(earlier, request_hash), False
         if check_owner is not None:
@@ -116,6 +119,7 @@ class OrderService:
             payment_ttl=self.payment_ttl,
             actor=principal.actor,
             review=self.reviewer(principal) if self.reviewer else None,
+            terms=self.terms(tier, command.shipping_address.get("country")) if self.terms else None,
         )
         if order.approval is not None:
             approval.ask(order, "system", order.created_at)  # staff hear which role decides first

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.domain.customers import Profile
 from chalicelib.domain.notifications import CUSTOMER, Notification
 from chalicelib.domain.orders import iso
 from chalicelib.services.ports import Notifier, SentMarkers, WriteConflict
@@ -33,6 +34,7 @@ class Spend(Protocol):
 
 class Profiles(Protocol):
     def profile(self, customer_id: str) -> Any: ...
+    def create(self, profile: Any) -> Any: ...
     def save(self, profile: Any, read_version: int) -> None: ...
 
 
@@ -50,13 +52,20 @@ class TierKeeper:
 
     def recompute(self, customer_id: str) -> str | None:
         """The customer's spend over the window and the tier it reaches, written if either changed; the tier.
-        A customer with no profile yet gets theirs when it is made (``services/customers.py``)."""
+        A customer with no profile yet (never signed in to ``/me``: an order taken by staff) gets one made when
+        they reach a tier above the lowest, so their next order is priced on it."""
         for _ in range(ATTEMPTS):
             profile = self.profiles.profile(customer_id)
-            if profile is None:
-                return None
             spent = self.spent(customer_id)
-            tier = self.tier_table().for_spend(spent).tier
+            table = self.tier_table()
+            tier = table.for_spend(spent).tier
+            if profile is None:
+                if tier == table.tiers[0].tier:
+                    return None
+                at = iso(self.clock())
+                self.profiles.create(Profile(customer_id=customer_id, email=None, created_at=at, updated_at=at,
+                                             tier=tier, spent_12m=spent))  # fmt: skip
+                continue  # made (or made meanwhile by /me): written as any profile, on its version
             if (tier, spent) == (profile.tier, profile.spent_12m):
                 return tier
             after = replace(profile, tier=tier, spent_12m=spent, version=profile.version + 1,

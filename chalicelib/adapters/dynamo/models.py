@@ -223,6 +223,7 @@ class OrderRecord(OrdersTableItem, discriminator="order"):
     expiry_kind = UnicodeAttribute(null=True)
     expiry_at = UnicodeAttribute(null=True)
     approval = ApprovalMap(null=True)
+    pricing = JSONTextAttribute(null=True)  # {terms, discounts}: what the order was priced on (order_records.py)
     # only while a step waits: <role>#<shard> of the approvals index, since when, and who may not decide it
     approval_queue = UnicodeAttribute(null=True)
     approval_since = UnicodeAttribute(null=True)

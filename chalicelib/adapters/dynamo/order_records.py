@@ -26,6 +26,7 @@ from chalicelib.domain import payments as ledger
 from chalicelib.domain.approval import Approval, Step
 from chalicelib.domain.orders import Order, OrderLine, Shipment, TimelineEvent
 from chalicelib.domain.payments import Payment, Refund
+from chalicelib.domain.pricing import Discount, Terms
 
 ORDER_SHARDS = 4  # partitions of the indexes over all orders: writes spread over them, a listing reads each once
 LISTED = "ORDER"
@@ -80,8 +81,24 @@ def to_record(order: Order) -> OrderRecord:
         listed=sharded(LISTED, shard),
         customer_status=f"{order.customer_id}#{order.status}",
         status_shard=sharded(order.status, shard),
+        pricing=pricing_of(order),
         **approval_attributes(order, shard),
     )
+
+
+def pricing_of(order: Order) -> dict | None:
+    """The terms an order was priced on and its discounts, as JSON (none: priced before terms existed)."""
+    if order.terms is None and not order.discounts:
+        return None
+    return {"terms": vars(order.terms) if order.terms else None,
+            "discounts": [vars(discount) for discount in order.discounts]}  # fmt: skip
+
+
+def _pricing(stored: dict | None) -> tuple[list[Discount], Terms | None]:
+    if not stored:
+        return [], None
+    terms = Terms(**stored["terms"]) if stored.get("terms") else None
+    return [Discount(**discount) for discount in stored.get("discounts") or []], terms
 
 
 def approval_attributes(order: Order, shard: int) -> dict:
@@ -163,6 +180,8 @@ def to_order(record: OrderRecord, events: list[EventRecord] | None) -> Order:
         shipments=[Shipment(s.carrier, s.tracking_number, s.shipped_at) for s in record.shipments or []],
         reminded=bool(record.reminded),
         approval=to_approval(record.approval),
+        discounts=_pricing(record.pricing)[0],
+        terms=_pricing(record.pricing)[1],
         timeline=[
             TimelineEvent(int(e.seq), e.at, e.type, e.actor, e.data.as_dict() if e.data else {})
             for e in sorted(events or [], key=lambda e: e.seq)

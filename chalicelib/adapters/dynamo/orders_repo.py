@@ -24,6 +24,7 @@ from chalicelib.adapters.dynamo.models import (
     ProcessedEventRecord,
     ProductModel,
     applied_sk,
+    customer_pk,
     order_pk,
     payment_ref_pk,
 )
@@ -57,14 +58,17 @@ BATCH_GET_ATTEMPTS = 5
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 PROVIDER_EVENT_TTL_SECONDS = 90 * 24 * 3600  # Stripe retries for 3 days; keep markers well past that
 
+PROFILE_SK = "#PROFILE"  # customers_repo.py's: the owner's profile, read with what an order reads first
+
 
 class OrdersRepository:
-    def __init__(self, policy_cache: Any = None) -> None:
-        """``policy_cache``: the approval policy's cache (``approvals_repo.ApprovalPolicyRepository``); when it is
-        stale, placing an order reads the policy item in the BatchGetItem it makes anyway (no GetItem of its own)."""
+    def __init__(self, policy_cache: Any = None, setting_caches: tuple[Any, ...] = ()) -> None:
+        """``policy_cache``, ``setting_caches``: the approval policy's and pricing's versioned settings
+        (``settings_repo.VersionedSetting``); those that are stale are read in the BatchGetItem placing an order
+        makes anyway (no GetItem of their own)."""
         self._connection = Connection(region=settings.region)
         self._numbers = OrderNumbers(settings.order_number_block)
-        self._policy = policy_cache
+        self._settings = [cache for cache in (policy_cache, *setting_caches) if cache is not None]
 
     def get(self, order_id: str) -> Order | None:
         """The order with its timeline: one Query over its item collection."""
@@ -142,15 +146,18 @@ class OrdersRepository:
         return self._numbers.take(day)
 
     def order_inputs(
-        self, customer_id: str, idempotency_key: str, skus: list[str]
-    ) -> tuple[IdempotentReplay | None, dict[str, Product]]:
-        """What placing an order reads first, in one BatchGetItem over both tables: the key's earlier use, if any
-        and the SKUs' catalogue entries with their stock, both read consistently."""
+        self, customer_id: str, idempotency_key: str, skus: list[str], owner: str | None = None
+    ) -> tuple[IdempotentReplay | None, dict[str, Product], str | None]:
+        """What placing an order reads first, in one BatchGetItem over both tables: the key's earlier use, if any,
+        the SKUs' catalogue entries with their stock (both read consistently), the stale settings, and ``owner``'s
+        tier from their profile (``None``: no profile yet)."""
         client = self._connection.client
         idem_key = {"pk": {"S": _idempotency_pk(customer_id, idempotency_key)}, "sk": {"S": "#IDEM"}}
-        policy = self._policy.key() if self._policy is not None and self._policy.stale() else None
+        stale = {cache.key()["pk"]["S"]: cache for cache in self._settings if cache.stale()}
+        profile = {"pk": {"S": customer_pk(owner)}, "sk": {"S": PROFILE_SK}} if owner else None
+        keys = [idem_key, *(cache.key() for cache in stale.values()), *([profile] if profile else [])]
         wanted: dict[str, Any] = {
-            settings.orders_table: {"Keys": [idem_key, *([policy] if policy else [])], "ConsistentRead": True},
+            settings.orders_table: {"Keys": keys, "ConsistentRead": True},
             settings.products_table: {
                 "Keys": [{"sku": {"S": sku}} for sku in dict.fromkeys(skus)],
                 "ConsistentRead": True,  # the reservations are conditional on this read (stock_ledger.py)
@@ -167,20 +174,23 @@ class OrdersRepository:
             time.sleep(0.05)
         else:
             raise WriteConflict()  # DynamoDB kept some keys unprocessed (throttled): the caller answers 429
-        earlier, setting = None, None
+        earlier, tier, seen = None, None, {}
         for item in found[settings.orders_table]:
-            if policy is not None and item["pk"] == policy["pk"]:
-                setting = item
-                continue
-            record = IdempotencyRecord.from_raw_data(item)
-            earlier = IdempotentReplay(record.order_id, record.request_hash)
-        if policy is not None:
-            self._policy.remember_item(setting)
+            pk = item["pk"]["S"]
+            if pk in stale:
+                seen[pk] = item
+            elif profile is not None and pk == profile["pk"]["S"]:
+                tier = (item.get("tier") or {}).get("S") or "standard"
+            else:
+                record = IdempotencyRecord.from_raw_data(item)
+                earlier = IdempotentReplay(record.order_id, record.request_hash)
+        for pk, cache in stale.items():
+            cache.remember_item(seen.get(pk))
         products = {}
         for item in found[settings.products_table]:
             product = to_product(ProductModel.from_raw_data(item))
             products[product.sku] = product
-        return earlier, products
+        return earlier, products, tier
 
     def find_idempotent(self, scope: str, key: str) -> IdempotentReplay | None:
         """What an Idempotency-Key of ``scope`` (a customer id, or ``refund``) was first used for (one GetItem)."""

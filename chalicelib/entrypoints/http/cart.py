@@ -11,6 +11,7 @@ from chalicelib.domain.errors import ValidationFailed
 from chalicelib.domain.orders import RequestedLine
 from chalicelib.entrypoints.http import wiring
 from chalicelib.entrypoints.http.orders import idempotency_key, placed
+from chalicelib.entrypoints.http.presenters import discount_view
 from chalicelib.entrypoints.http.routing import CUSTOMER, Call, endpoint
 
 if TYPE_CHECKING:
@@ -38,8 +39,9 @@ def quote(call: Call) -> dict:
     from chalicelib.services.cart import delivery_and_points  # the cart's use cases load with its first request
 
     address = wiring.customers().find_address(call.principal, body.address_id) if body.address_id else None
-    delivery_and_points(body.shipping_address, body.address_id, body.points_to_redeem, address)
-    result = wiring.cart().quote([RequestedLine(item.sku, item.quantity) for item in body.items])
+    shipping = delivery_and_points(body.shipping_address, body.address_id, body.points_to_redeem, address)
+    items = [RequestedLine(item.sku, item.quantity) for item in body.items]
+    result = wiring.cart().quote(items, call.principal.subject, shipping.get("country"))
     return {**priced(result.priced), "points_available": result.points_available}
 
 
@@ -141,7 +143,7 @@ def priced(result: Priced) -> dict[str, Any]:
             for line in result.lines
         ],
         "subtotal": result.subtotal,
-        "discounts": [{"kind": d.kind, "name": d.name, "amount": d.amount} for d in result.discounts],
+        "discounts": [discount_view(d) for d in result.discounts],
         "discount": result.discount,
         "shipping": result.shipping,
         "total": result.total,

@@ -70,6 +70,7 @@ def order(item: Order, *, staff: bool) -> dict[str, Any]:
             for line in item.lines
         ],
         "subtotal": item.subtotal,
+        "discounts": [discount_view(d) for d in item.discounts],
         "discount": item.discount,
         "shipping": item.shipping,
         "total": item.total,
@@ -192,3 +193,10 @@ def refund_result(item: Order, refunds: list[Refund]) -> dict[str, Any]:
 
 def page(result: Page[Any], present) -> dict[str, Any]:
     return {"items": [present(item) for item in result.items], "next_cursor": result.next_cursor}
+
+
+def discount_view(discount: Any) -> dict[str, Any]:
+    view = {"kind": discount.kind, "name": discount.name, "amount": discount.amount}
+    if discount.percent is not None:
+        view["percent"] = discount.percent
+    return view

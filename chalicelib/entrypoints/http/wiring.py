@@ -29,7 +29,8 @@ def orders_repo():
     from chalicelib.adapters.dynamo.orders_repo import OrdersRepository
 
     aws.share_with_pynamodb()
-    return OrdersRepository(policy_cache=approval_policies())
+    pricing = pricing_settings()
+    return OrdersRepository(policy_cache=approval_policies(), setting_caches=(pricing.tiers, pricing.shipping))
 
 
 @cache
@@ -40,6 +41,7 @@ def orders() -> OrderService:
         currency=settings.currency,
         payment_ttl=timedelta(minutes=settings.payment_ttl_minutes),
         reviewer=lambda principal: approvals().reviewer(principal),
+        terms=lambda tier, country: pricing_settings().terms(tier, country),
     )
 
 
@@ -72,7 +74,8 @@ def cart():
     from chalicelib.services.cart import CartService
 
     orders_repo()  # shares the session with PynamoDB first
-    return CartService(carts=CartRepository(), catalogue=catalogue(), orders=orders(), currency=settings.currency)
+    return CartService(carts=CartRepository(), catalogue=catalogue(), orders=orders(), currency=settings.currency,
+                       terms=lambda sub, country: pricing_settings().terms(customers().tier_of(sub), country))  # fmt: skip
 
 
 @cache
@@ -339,10 +342,11 @@ def export_worker():
 @cache
 def pricing_settings():
     """The tier table and shipping settings, each read through its own short cache."""
+    from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo import pricing_settings as stored
     from chalicelib.services.pricing_settings import PricingSettings
 
-    orders_repo()  # shares the session with PynamoDB first
+    aws.share_with_pynamodb()
     return PricingSettings(tiers=stored.tier_table(), shipping=stored.shipping_settings())
 
 

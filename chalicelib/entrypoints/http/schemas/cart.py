@@ -16,7 +16,7 @@ from chalicelib.entrypoints.http.schemas.base import (
     Text,
     WholeNumber,
 )
-from chalicelib.entrypoints.http.schemas.orders import AddressIn, OrderLineOut, PlaceOrderIn
+from chalicelib.entrypoints.http.schemas.orders import AddressIn, DiscountOut, OrderLineOut, PlaceOrderIn
 
 AddressId = Annotated[str, Pattern(r"^[A-Za-z0-9_-]{1,64}$", "must be 1 to 64 letters (A-Z, a-z), digits, '_' or '-'")]
 Points = Annotated[int, Field(ge=0, le=10**9, description="Points to take off (100 per 100 minor units)."), WholeNumber]
@@ -44,12 +44,6 @@ class CheckoutIn(Strict):
     channel: Channel = "web"
     note: Optional[Text(500, 0)] = None
     points_to_redeem: Optional[Points] = None
-
-
-class DiscountOut(Schema):
-    kind: Literal["tier", "points"]
-    name: str
-    amount: Amount
 
 
 class QuoteWarningOut(Schema):

@@ -155,6 +155,13 @@ class RefundOut(Schema):
     created_at: str
 
 
+class DiscountOut(Schema):
+    kind: Literal["tier", "points"]
+    name: str = Field(description="The tier's name, or the points redeemed.")
+    amount: Amount
+    percent: Optional[float] = Field(None, description="A tier's: its discount_percent.")
+
+
 class OrderOut(Schema):
     order_id: str
     order_number: str
@@ -164,6 +171,7 @@ class OrderOut(Schema):
     fulfilment_status: FulfilmentStatus
     lines: list[OrderLineOut]
     subtotal: Amount
+    discounts: list[DiscountOut] = Field(description="What makes up discount: the tier's, the points'.")
     discount: Amount
     shipping: Amount
     total: Amount
