@@ -24,6 +24,7 @@ from chalicelib.entrypoints.http import (
     payments,
     product_images,
     receipts,
+    reviews,
     staff_catalogue,
     staff_orders,
     staff_tickets,
@@ -61,6 +62,7 @@ app.register_blueprint(exports.api)
 app.register_blueprint(exports_worker.api)
 app.register_blueprint(tickets.api)
 app.register_blueprint(staff_tickets.api)
+app.register_blueprint(reviews.api)
 
 
 @app.middleware("all")

@@ -84,9 +84,15 @@ def _batch(kind: str, event: Any, handler) -> dict:
 
 
 def _timeline_record(record) -> None:
+    from chalicelib.adapters.dynamo.reviews_repo import rating_fact
     from chalicelib.adapters.dynamo.streams import timeline_fact
     from chalicelib.adapters.dynamo.tickets_repo import message_fact
 
+    rating = rating_fact(record.raw_event)
+    if rating is not None:  # a product's entry of a new review: its rating added to the product, once
+        outcome = wiring.ratings().review_added(rating)
+        log.info("review of order %s rates %s: %s", rating["order_id"], rating["sku"], outcome)
+        return
     message = message_fact(record.raw_event)
     if message is not None:  # a ticket's new message: ticket_opened / ticket_replied
         sent = wiring.ticket_announcer().message_added(message)

@@ -28,6 +28,7 @@ MODULES = (
     "customers",
     "exports",
     "tickets",
+    "reviews",
 )
 
 
