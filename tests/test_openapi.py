@@ -26,6 +26,7 @@ PUBLIC = {
     ("GET", "/products"),
     ("GET", "/products/{sku}"),
     ("GET", "/categories"),  # a catalogue read (API.md: anonymous)
+    ("GET", "/products/{sku}/reviews"),  # API.md, Customers: "Reviews" (public)
     ("POST", "/webhooks/stripe"),
 }
 # From API.md.
