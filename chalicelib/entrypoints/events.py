@@ -44,7 +44,8 @@ EVENT_METRICS = {
     stream_arn=ORDERS_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="orders_stream"
 )
 def orders_stream(event) -> dict:
-    """New timeline events → staff and customer notifications, and fulfilment requests for paid orders."""
+    """New timeline events → staff and customer notifications, and fulfilment requests for paid orders; new
+    reviews → their products' ratings (each once)."""
     return _batch("DynamoDBStreams", event, _timeline_record)
 
 
