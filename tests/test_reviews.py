@@ -213,6 +213,19 @@ def test_two_reviews_of_one_order_at_once_one_is_taken(api, delivered):
         assert [i["comment"] for i in api.get(f"/products/{sku}/reviews").body["items"]] == [won.body["comment"]]
 
 
+def test_ratings_added_at_once_all_count_and_each_only_once(api, seed):
+    from chalicelib.adapters.dynamo.reviews_repo import ProductRatings
+
+    seed(MUG, stock=10)
+    adds = [(f"ord-{n}", 1 + n % 5) for n in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(lambda add: ProductRatings().add(add[0], MUG, add[1], "2026-12-01T00:00:00.000Z"),
+                                 adds + adds))  # fmt: skip
+    assert sorted(outcomes) == ["already"] * 6 + ["rated"] * 6
+    assert product(api, MUG) == (average(sum(r for _, r in adds), 6), 6)
+    assert ProductRatings().add("ord-x", "NO-SUCH-SKU", 5, "2026-12-01T00:00:00.000Z") == "missing"
+
+
 @pytest.mark.parametrize(
     ("name", "shown"), [("王小明", "王**"), ("Jane Doe", "J**"), ("  li ", "l**"), ("", "***"), (None, "***")]
 )

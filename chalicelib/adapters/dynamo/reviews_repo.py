@@ -13,6 +13,8 @@ No item here has an attribute a table index is keyed on (the customer is kept as
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
@@ -151,7 +153,7 @@ class ProductRatings:
     def add(self, order_id: str, sku: str, rating: int, at: str) -> str:
         """``rated``, ``already`` (this review's rating is in) or ``missing`` (no such product). The product is
         written on the count read and the marker where none is, in one transaction, retried on a fresh read."""
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             try:
                 product = ProductModel.get(sku, consistent_read=True)
             except ProductModel.DoesNotExist:
@@ -174,4 +176,5 @@ class ProductRatings:
                     return "already"
                 if error.cause_response_code != "TransactionCanceledException":
                     raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # another rating came first: read it again
         raise WriteConflict()
