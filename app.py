@@ -25,6 +25,7 @@ from chalicelib.entrypoints.http import (
     pricing_settings,
     product_images,
     receipts,
+    reviews,
     staff_catalogue,
     staff_orders,
     staff_tickets,
@@ -63,6 +64,7 @@ app.register_blueprint(exports_worker.api)
 app.register_blueprint(tickets.api)
 app.register_blueprint(staff_tickets.api)
 app.register_blueprint(pricing_settings.api)
+app.register_blueprint(reviews.api)
 
 
 @app.middleware("all")

@@ -93,6 +93,10 @@ MATRIX: dict[str, dict[str, int]] = {
     "GET /staff/tickets/{ticket_id}": STAFF_ONLY,
     "POST /staff/tickets/{ticket_id}/messages": {**STAFF_ONLY, "staff": 201, "admin": 201},
     "POST /staff/tickets/{ticket_id}/close": STAFF_ONLY,
+    # reviews (tests/test_reviews.py): the order is delivered first (and, to be read, reviewed by "customer")
+    "POST /orders/{order_id}/review": {"anonymous": 401, "customer": 201, "other": 404, "staff": 403, "admin": 403},
+    "GET /orders/{order_id}/review": OWNER_OR_STAFF,
+    "GET /products/{sku}/reviews": PUBLIC,
     "PUT /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart/items/{sku}": CUSTOMERS,
     "DELETE /cart": CUSTOMERS,
@@ -141,6 +145,11 @@ def prepare(api: ApiClient, route: str, order: str) -> str | None:
         return api.post("/me/addresses", HOME, as_="customer").body["address_id"]
     if "{ticket_id}" in route:
         return api.post("/me/tickets", QUESTION, as_="customer").body["ticket_id"]
+    if route.endswith("/{order_id}/review"):
+        deliver(api, order)
+        if route.startswith("GET"):
+            assert api.post(f"/orders/{order}/review", {"rating": 5}, as_="customer").status == 201
+        return None
     if route not in (CONFIRM, REFUND, SENT):
         return None
     started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
@@ -156,6 +165,21 @@ def prepare(api: ApiClient, route: str, order: str) -> str | None:
         assert refunded.status == 201, refunded.body
         return refunded.body["refunds"][0]["refund_id"]
     return started.body["payment_id"]
+
+
+def deliver(api: ApiClient, order: str) -> None:
+    """The order paid by bank transfer (confirmed by staff) and reported delivered by the warehouse."""
+    from chalicelib.entrypoints.fulfilment_messages import parse_update
+    from chalicelib.entrypoints.http import wiring
+
+    started = api.post(f"/orders/{order}/payments", {"method": "bank_transfer"}, as_="customer")
+    total = api.get(f"/orders/{order}", as_="customer").body["total"]
+    paid = api.post(CONFIRM.split(" ")[1].format(order_id=order, payment_id=started.body["payment_id"]),
+                    {"amount": total, "reference": "BANK-1"}, as_="staff")  # fmt: skip
+    assert paid.status == 200, paid.body
+    report = {"update_id": uuid.uuid4().hex, "order_id": order, "event": "delivered",
+              "occurred_at": "2026-11-26T08:00:00Z"}  # fmt: skip
+    assert wiring.fulfilment().apply(parse_update(json.dumps(report))) == "applied"
 
 
 def call(
@@ -177,6 +201,8 @@ def call(
         return api.post(path, HOME, as_=as_, headers=headers)
     if route == "POST /me/tickets":
         return api.post(path, QUESTION, as_=as_, headers=headers)
+    if route == "POST /orders/{order_id}/review":
+        return api.post(path, {"rating": 4, "comment": f"by {as_}"}, as_=as_, headers=headers)
     if route.endswith("/tickets/{ticket_id}/messages"):
         return api.post(path, {"message": f"by {as_}"}, as_=as_, headers=headers)
     if route.startswith("PATCH /me"):
@@ -260,15 +286,16 @@ def call(
 
 def snapshot(api: ApiClient, order: str) -> dict[str, Any]:
     """Everything a request could have written: every order, the owner's view of one, stock, the owner's book and
-    tickets."""
+    tickets, the product's reviews."""
     listing = api.get("/orders?limit=100", as_="staff")
     owned = api.get(f"/orders/{order}", as_="customer")
     product = api.get(f"/products/{SKU}")
     assert listing.status == owned.status == product.status == 200
     book, tickets = api.get("/me/addresses", as_="customer"), api.get("/me/tickets", as_="customer")
-    assert book.status == tickets.status == 200
+    reviews = api.get(f"/products/{SKU}/reviews")
+    assert book.status == tickets.status == reviews.status == 200
     return {"orders": listing.body, "order": owned.body, "stock": product.body["stock_available"], "book": book.body,
-            "tickets": tickets.body}  # fmt: skip
+            "tickets": tickets.body, "reviews": reviews.body}  # fmt: skip
 
 
 def assert_error(reply: Reply, status: int, code: str) -> None:
@@ -379,6 +406,12 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected, monkeypa
         seen = api.get(f"/me/tickets/{payment_id}", as_="customer").body
         assert (seen["messages"][-1]["message"], seen["status"]) == (f"by {caller}", reply.body["ticket"]["status"])
         assert seen["status"] == ("open" if caller == "customer" else "answered")
+    elif route == "POST /orders/{order_id}/review":
+        assert [(r["rating"], r["comment"]) for r in api.get(f"/products/{SKU}/reviews").body["items"]] == [
+            (4, f"by {caller}")]  # fmt: skip
+        assert api.get(f"/orders/{order_id}/review", as_="staff").body == reply.body
+    elif route == "GET /orders/{order_id}/review":
+        assert (reply.body["order_id"], reply.body["rating"]) == (order_id, 5)
     elif route == "POST /staff/tickets/{ticket_id}/close":
         assert api.get(f"/me/tickets/{payment_id}", as_="customer").body["status"] == "closed"
     elif route == "PATCH /me":
@@ -398,8 +431,10 @@ def test_route_as_caller(api, stack, order_id, route, caller, expected, monkeypa
 
 
 @pytest.mark.parametrize(
-    "route", ["GET /orders/{order_id}", "POST /orders/{order_id}/cancel", "GET /orders/{order_id}/receipt.pdf"]
-)
+    "route",
+    ["GET /orders/{order_id}", "POST /orders/{order_id}/cancel", "GET /orders/{order_id}/receipt.pdf",
+     "POST /orders/{order_id}/review", "GET /orders/{order_id}/review"],
+)  # fmt: skip
 def test_another_customers_order_looks_exactly_like_a_missing_one(api, order_id, route):
     missing = uuid.uuid4().hex
 

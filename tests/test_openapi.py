@@ -27,6 +27,7 @@ PUBLIC = {
     ("GET", "/products/{sku}"),
     ("GET", "/tiers"),
     ("GET", "/categories"),  # a catalogue read (API.md: anonymous)
+    ("GET", "/products/{sku}/reviews"),  # API.md, Customers: "Reviews" (public)
     ("POST", "/webhooks/stripe"),
 }
 # From API.md.

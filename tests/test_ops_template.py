@@ -128,6 +128,7 @@ def test_every_queue_that_receives_failures_has_a_depth_alarm(template):
         "OrdersStreamFailuresQueue",
         "ProductsStreamFailuresQueue",
         "ImportUploadsDLQ",
+        "ExportJobsDLQ",
         "ImageUploadsDLQ",
     }
     for queue in failure_queues:
@@ -263,7 +264,7 @@ def test_only_the_stream_functions_may_send_to_their_failure_queues(template):
     assert who_may(template, "sqs:SendMessage") == {
         "OrdersStream": {"FulfilmentRequestsQueue", "OrdersStreamFailuresQueue"},
         "ProductsStream": {"ProductsStreamFailuresQueue"},
-        "APIHandler": {"ImportUploadsQueue"},
+        "APIHandler": {"ImportUploadsQueue", "ExportJobsQueue"},
         "ImportUploads": {"ImportUploadsQueue"},
     }
     wildcard = [(where, s["Action"]) for where, s in statements(template) if s.get("Resource") == "*"]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.test_audit import pay_offline, refund
 from tests.test_notifications import Feed
+from tests.test_packaged_template import template as template  # the session's packaged template
 
 SILVER = 200_000
 
@@ -101,3 +102,11 @@ def test_the_365th_day_still_counts_and_the_daily_sweep_drops_the_366th(api, eve
     assert dynamodb_calls.count("Query") == 4 + 1  # the day's 4 partitions, then that customer's spend
     event_world.pump()
     assert told(event_world) == [("standard", "silver"), ("silver", "standard")]
+
+
+def test_the_orders_stream_may_put_only_customer_and_rating_items_of_the_orders_table(template):
+    """It writes each order's spend and the profile's tier (``CUSTOMER#...``) and rating markers, nothing else."""
+    role = template["Resources"]["OrdersStreamRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (put,) = [statement for statement in role if "dynamodb:PutItem" in statement["Action"]]
+    assert put["Resource"] == [{"Fn::GetAtt": ["OrdersTable", "Arn"]}]
+    assert put["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RATED#*", "CUSTOMER#*"]}}

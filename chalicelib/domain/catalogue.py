@@ -32,6 +32,7 @@ class Product:
     options: dict[str, str] = field(default_factory=dict)
     rating_avg: float | None = None
     rating_count: int = 0
+    rating_sum: int = 0
     version: int = 1
     stock_seq: int = 0  # how many stock movements the SKU has had
     created_at: str | None = None

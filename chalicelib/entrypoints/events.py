@@ -44,7 +44,8 @@ EVENT_METRICS = {
     stream_arn=ORDERS_STREAM, batch_size=100, starting_position="TRIM_HORIZON", name="orders_stream"
 )
 def orders_stream(event) -> dict:
-    """New timeline events → staff and customer notifications, and fulfilment requests for paid orders."""
+    """New timeline events → staff and customer notifications, and fulfilment requests for paid orders; new
+    reviews → their products' ratings (each once)."""
     return _batch("DynamoDBStreams", event, _timeline_record)
 
 
@@ -84,6 +85,7 @@ def _batch(kind: str, event: Any, handler) -> dict:
 
 
 def _timeline_record(record) -> None:
+    from chalicelib.adapters.dynamo.reviews_repo import rating_fact
     from chalicelib.adapters.dynamo.streams import spend_fact, tier_change, timeline_fact
     from chalicelib.adapters.dynamo.tickets_repo import message_fact
 
@@ -96,7 +98,11 @@ def _timeline_record(record) -> None:
     if change is not None:
         wiring.tier_announcer().tier_changed(change)
         return
-
+    rating = rating_fact(record.raw_event)
+    if rating is not None:  # a product's entry of a new review: its rating added to the product, once
+        outcome = wiring.ratings().review_added(rating)
+        log.info("review of order %s rates %s: %s", rating["order_id"], rating["sku"], outcome)
+        return
     message = message_fact(record.raw_event)
     if message is not None:  # a ticket's new message: ticket_opened / ticket_replied
         sent = wiring.ticket_announcer().message_added(message)

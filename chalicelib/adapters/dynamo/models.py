@@ -81,6 +81,7 @@ class ProductModel(Model):
     search_text = UnicodeAttribute(null=True)  # name, description, option values, case-folded: what q matches
     rating_avg = NumberAttribute(null=True)
     rating_count = NumberAttribute(default=0)
+    rating_sum = NumberAttribute(default=0)  # of every rating counted (adapters/dynamo/reviews_repo.py)
     version = NumberAttribute(default=1)  # of the editable fields (If-Match); stock moves do not change it
     stock_seq = NumberAttribute(default=0)  # how many stock movements the SKU has had: the ledger's last entry
     listed = UnicodeAttribute(null=True)

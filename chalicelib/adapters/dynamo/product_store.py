@@ -44,6 +44,13 @@ def _listing(product: Product) -> Any:
     return same if product.images else same | ProductModel.images.does_not_exist()
 
 
+def _rated(product: Product) -> Any:
+    """The product still has the ratings it was read with: a rating counted meanwhile (added without moving the
+    version: adapters/dynamo/reviews_repo.py) makes the write retry on a fresh read, not vanish."""
+    same = ProductModel.rating_count == product.rating_count
+    return same | ProductModel.rating_count.does_not_exist() if product.rating_count == 0 else same
+
+
 class SkuExists(Exception):
     pass
 
@@ -84,7 +91,7 @@ class ProductStore:
         condition = (
             ProductModel.sku.does_not_exist()
             if before is None
-            else seen_condition(StockState.of(before)) & _listing(before)
+            else seen_condition(StockState.of(before)) & _listing(before) & _rated(before)
         )
         puts: list[tuple[Any, Any]] = [(to_record(after), condition)]
         if movement is not None:

@@ -268,6 +268,31 @@ def ticket_announcer():
 
 
 @cache
+def reviews():
+    from chalicelib.adapters.dynamo.reviews_repo import ReviewsRepository
+    from chalicelib.services.reviews import ReviewService
+
+    orders = orders_repo()  # shares the session with PynamoDB first
+    people = customers().customers
+
+    def name(customer_id: str) -> str | None:
+        profile = people.profile(customer_id)
+        return profile.name if profile else None
+
+    return ReviewService(reviews=ReviewsRepository(), find_order=orders.get, find_name=name)
+
+
+@cache
+def ratings():
+    """The products' ratings, kept from the orders stream (each review's rating added once)."""
+    from chalicelib.adapters.dynamo.reviews_repo import ProductRatings
+    from chalicelib.services.reviews import RatingKeeper
+
+    orders_repo()  # shares the session with PynamoDB first
+    return RatingKeeper(ProductRatings())
+
+
+@cache
 def imports_repo():
     from chalicelib.adapters import aws
     from chalicelib.adapters.dynamo.imports_repo import ImportsRepository

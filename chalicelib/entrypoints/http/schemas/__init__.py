@@ -29,6 +29,7 @@ MODULES = (
     "exports",
     "tickets",
     "pricing_settings",
+    "reviews",
 )
 
 
