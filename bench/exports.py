@@ -149,7 +149,7 @@ def _section(results: dict[str, dict[str, Any]], seeded: float) -> Section:
     scans = sum(result["calls"].get("Scan", 0) for result in results.values())
     queries = emulated["calls"].get("Query", 0)
     growth = max(
-        results[f]["rss_growth_mib"] / max(results[f"{f}_small"]["rss_growth_mib"], 1.0) for f in ("csv", "xlsx")
+        results[f]["rss_growth_mib"] / max(results[f"{f}_half"]["rss_growth_mib"], 1.0) for f in ("csv", "xlsx")
     )
     rows = [results[name]["rows"] for name in ("csv", "xlsx")] + [emulated["rows"], results["emulator_xlsx"]["rows"]]
     section.checks += [

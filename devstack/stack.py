@@ -311,47 +311,39 @@ def _start_events(interval: float, provisioned: Provisioned, cleanup: ExitStack)
 
 def _start_export_worker(interval: float, provisioned: Provisioned, cleanup: ExitStack, report) -> None:
     """The export worker on a thread of its own (a large export takes a while), one message at a time."""
-    import boto3
-
-    from app import app
     from chalicelib.entrypoints.http import wiring
-    from devstack.events import EventLoop, QueuePump, call
 
-    sqs = boto3.client("sqs", endpoint_url=provisioned.endpoint, region_name=REGION)
-    jobs = QueuePump(sqs, provisioned.queues["export-jobs"], call(app.handler_map["export_jobs"]), REGION, 1)
-    dead_letters = DeadLetterWatch(sqs, provisioned.queues["export-jobs-dlq"], "export-jobs-dlq")
-    wiring.export_worker()  # its AWS clients made here, on the main thread
-
-    def watch_dead_letters() -> None:
-        line = dead_letters.check()
-        if line:
-            report(line)
-
-    loop = EventLoop([jobs.pump, watch_dead_letters], interval)
-    loop.start()
-    cleanup.callback(loop.stop)
+    _start_worker("export-jobs", "export_jobs", wiring.export_worker, interval, provisioned, cleanup, report)
 
 
 def _start_import_worker(interval: float, provisioned: Provisioned, cleanup: ExitStack, report) -> None:
     """The import worker on its own thread (a chunk of applying may take a minute: the other event sources go on),
     one message at a time as Lambda's batch size 1; and a word when one is dead-lettered."""
+    from chalicelib.entrypoints.http import wiring
+
+    _start_worker("import-uploads", "import_uploads", wiring.import_worker, interval, provisioned, cleanup, report)
+
+
+def _start_worker(queue: str, handler: str, make: Callable[[], Any], interval: float, provisioned: Provisioned,
+                  cleanup: ExitStack, report) -> None:  # fmt: skip
+    """``handler`` consuming ``queue`` (batch size 1) on a thread of its own, with a word when one is
+    dead-lettered into ``<queue>-dlq``; ``make`` builds its services (their AWS clients) here, on the main thread."""
     import boto3
 
     from app import app
-    from chalicelib.entrypoints.http import wiring
     from devstack.events import EventLoop, QueuePump, call
 
     sqs = boto3.client("sqs", endpoint_url=provisioned.endpoint, region_name=REGION)
-    uploads = QueuePump(sqs, provisioned.queues["import-uploads"], call(app.handler_map["import_uploads"]), REGION, 1)
-    dead_letters = DeadLetterWatch(sqs, provisioned.queues["import-uploads-dlq"], "import-uploads-dlq")
-    wiring.import_worker()  # its AWS clients made here, on the main thread
+    pump = QueuePump(sqs, provisioned.queues[queue], call(app.handler_map[handler]), REGION, 1)
+    dead_letters = DeadLetterWatch(sqs, provisioned.queues[f"{queue}-dlq"], f"{queue}-dlq")
+    make()
 
     def watch_dead_letters() -> None:
         line = dead_letters.check()
         if line:
             report(line)
 
-    loop = EventLoop([uploads.pump, watch_dead_letters], interval)
+    loop = EventLoop([pump.pump, watch_dead_letters], interval)
     loop.start()
     cleanup.callback(loop.stop)
 
