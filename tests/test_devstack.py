@@ -319,7 +319,9 @@ def test_a_demo_customer_places_and_reads_an_order(running):
     token = sign_in(running.env)
     order, product = place_order(running, token)
     assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(product["sku"], 1)]
-    assert order["total"] == product["price"] and order["currency"] == "CNY"
+    assert order["subtotal"] == product["price"] and order["currency"] == "CNY"
+    fee = 0 if product["price"] >= 19_900 else 1000  # a fresh shop's shipping (a demo customer is standard)
+    assert (order["shipping"], order["total"]) == (fee, product["price"] + fee)
 
     status, again = request("GET", f"{running.api}/orders/{order['order_id']}", token=token)
     assert status == 200, again
