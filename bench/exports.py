@@ -10,7 +10,7 @@ that read replaced by the same orders streamed in-process: the emulator answers 
 by sorting every item of the partition (moto), so 100,000 orders there would time moto's quadratic paging,
 not the worker (DynamoDB's cost is per page). Memory is how far the process's resident size rose while the
 worker built (the kernel's peak, reset first; the emulator is a process of its own): bounded means it is
-about the same at 50,000 and at 100,000 orders (the upload's 4 parts of 8 MiB are most of it). Targets: no
+about the same at 50,000 and at 100,000 orders (one 8 MiB part of the upload at a time). Targets: no
 Scan; one Query a page of 500 per shard; memory at 100,000 within 1.5 times that at 50,000.
 """
 

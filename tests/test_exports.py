@@ -303,3 +303,32 @@ def test_the_api_never_loads_xlsxwriter():
             "print('xlsxwriter' in sys.modules)")  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_large_file_is_uploaded_in_parts_and_a_failed_upload_leaves_no_parts_behind(exports, tmp_path, monkeypatch):
+    from chalicelib.adapters import export_files
+
+    monkeypatch.setattr(export_files, "PART_BYTES", 5 * 2**20)  # S3's smallest part
+    path = tmp_path / "big.csv"
+    data = b"".join(f"{n:09d},白色\n".encode() for n in range(800_000))  # 12 MB: three parts
+    path.write_bytes(data)
+    files = exports.worker.files
+    files.store(str(path), "exports/big.csv", "csv", "big.csv")
+    stored = exports.s3.get_object(Bucket=files.bucket, Key="exports/big.csv")
+    assert stored["Body"].read() == data and len(data) > 2 * export_files.PART_BYTES
+    assert stored["ContentType"].startswith("text/csv")
+
+    calls = {"n": 0}
+    real = files._s3.upload_part
+
+    def failing(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ConnectionError("the network went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(files._s3, "upload_part", failing)
+    with pytest.raises(ConnectionError):
+        files.store(str(path), "exports/broken.csv", "csv", "broken.csv")
+    assert exports.s3.list_multipart_uploads(Bucket=files.bucket).get("Uploads", []) == []
+    assert "Contents" not in exports.s3.list_objects_v2(Bucket=files.bucket, Prefix="exports/broken")

@@ -21,7 +21,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
 SHEET_ROWS = 1_048_576  # Excel's rows per sheet: a longer export goes on in a second sheet
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-UPLOAD_THREADS = 4
+PART_BYTES = 8 * 2**20  # an upload's part: one in memory at a time, whatever the file
 
 
 def object_key(export_id: str, file_format: str) -> str:
@@ -95,14 +95,29 @@ class S3Exports:
         self._s3 = client or aws.client("s3", config=Config(signature_version="s3v4"))
 
     def store(self, path: str, key: str, file_format: str, filename: str) -> None:
-        """The file at ``path`` as ``key`` (boto3's transfer manager: a multipart upload when it is large, at
-        most ``UPLOAD_THREADS`` parts of 8 MiB in memory at once)."""
-        from boto3.s3.transfer import S3Transfer, TransferConfig
-
+        """The file at ``path`` as ``key``: one PutObject up to ``PART_BYTES``, else a multipart upload of
+        ``PART_BYTES`` parts read one at a time (so the memory it takes does not grow with the file); a failed
+        multipart upload is aborted (the bucket's lifecycle rule clears any left by a crash)."""
         extra = {"ContentType": XLSX_TYPE if file_format == "xlsx" else CSV_TYPE,
                  "ContentDisposition": f'attachment; filename="{filename}"'}  # fmt: skip
-        config = TransferConfig(max_concurrency=UPLOAD_THREADS, multipart_chunksize=8 * 2**20)
-        S3Transfer(self._s3, config).upload_file(path, self.bucket, key, extra_args=extra)
+        with open(path, "rb") as source:
+            first = source.read(PART_BYTES)
+            if len(first) < PART_BYTES:
+                self._s3.put_object(Bucket=self.bucket, Key=key, Body=first, **extra)
+                return
+            upload = self._s3.create_multipart_upload(Bucket=self.bucket, Key=key, **extra)["UploadId"]
+            try:
+                parts, part, number = [], first, 1
+                while part:
+                    answer = self._s3.upload_part(Bucket=self.bucket, Key=key, UploadId=upload, PartNumber=number,
+                                                  Body=part)  # fmt: skip
+                    parts.append({"ETag": answer["ETag"], "PartNumber": number})
+                    part, number = source.read(PART_BYTES), number + 1
+                self._s3.complete_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload,
+                                                   MultipartUpload={"Parts": parts})  # fmt: skip
+            except Exception:
+                self._s3.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload)
+                raise
 
     def download_url(self, key: str, filename: str, seconds: int) -> str:
         """A presigned GET of ``key`` for ``seconds``, saved as ``filename``: signed here, no call to S3."""
