@@ -77,7 +77,8 @@ def test_the_run_uses_every_check_a_fixed_number_of_cases_and_no_state_from_earl
     assert set(overrides) == {("/webhooks/stripe", None), ("/orders/{order_id}", "PATCH"),
                               ("/staff/settings/approval", "PUT"), ("/staff/products/{sku}", "PATCH"),
                               ("/staff/products", "POST"), ("/staff/stock/adjustments", "POST"),
-                              ("/staff/imports/template", None), ("/me/addresses", "POST")}  # fmt: skip
+                              ("/staff/imports/template", None), ("/me/addresses", "POST"),
+                              ("/staff/settings/tiers", "PUT"), ("/staff/settings/shipping", "PUT")}  # fmt: skip
     for (path, _), override in overrides.items():  # only what the server's state decides is let through
         allowed = set(override["checks"]["positive_data_acceptance"]["expected-statuses"])
         extra = {"406"} if path == "/staff/imports/template" else set()  # the workbook needs its Accept
@@ -142,3 +143,15 @@ def test_positive_image_uploads_are_asked_for_a_real_sku_negative_ones_keep_thei
     assert asked.path_parameters == {"sku": "TEE-1"} and asked.body == {"size_bytes": 1}
     negative = hooks.map_case(None, case(False, path=path, path_parameters={"sku": "0"}))
     assert negative.path_parameters == {"sku": "0"}
+
+
+def test_a_positive_tier_table_is_made_whole_the_schema_cannot_say_what_a_table_is(hooks):
+    from chalicelib.domain.tiers import Tier, check_table
+
+    body = {
+        "items": [{"tier": "a", "name": "A", "min_spent_12m": 500}, {"tier": "a", "name": "B", "min_spent_12m": 500}]
+    }
+    mapped = hooks.map_case(None, case(True, method="PUT", path="/staff/settings/tiers", body=body))
+    tiers = [Tier(t["tier"], t["name"], t["min_spent_12m"]) for t in mapped.body["items"]]
+    assert [t.tier for t in check_table(tiers)] == ["a0", "a1"]  # a valid table now
+    assert body["items"][0]["min_spent_12m"] == 500  # the generated one is left as it was

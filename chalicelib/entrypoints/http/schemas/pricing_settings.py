@@ -10,6 +10,8 @@ from chalicelib.domain.tiers import MAX_DISCOUNT_BP, MAX_MULTIPLIER, MAX_TIERS, 
 from chalicelib.entrypoints.http.schemas.base import MAX_AMOUNT, Pattern, Schema, Strict, Text, WholeNumber
 
 Amount = Annotated[int, Field(ge=0, le=MAX_AMOUNT, description="Integer in the currency's minor unit."), WholeNumber]
+MAX_FEE = 100_000_000  # 1,000,000.00: a fee no shop charges, low enough that no order's total overflows by it
+Fee = Annotated[int, Field(ge=0, le=MAX_FEE, description="Integer in the currency's minor unit."), WholeNumber]
 TierKey = Annotated[
     str, Pattern(r"^[a-z][a-z0-9_]{0,31}$", "must be 1 to 32 lowercase letters, digits or '_', a letter first")
 ]
@@ -52,12 +54,12 @@ class TiersOut(Schema):
 
 
 class FeesIn(Strict):
-    flat_fee: Optional[Amount] = Field(None, description="Unset: the default flat fee.")
+    flat_fee: Optional[Fee] = Field(None, description="Unset: the default flat fee.")
     free_over: Optional[Amount] = Field(None, description="Unset: the default threshold.")
 
 
 class ShippingIn(Strict):
-    flat_fee: Amount
+    flat_fee: Fee
     free_over: Optional[Amount] = Field(description="Merchandise (after the tier discount) at or over this ships "
                                         "free; null: never free by amount.")  # fmt: skip
     countries: dict[Country, FeesIn] = Field(
