@@ -82,7 +82,7 @@ def stack():
 
 
 @pytest.fixture
-def tables(stack, request, monkeypatch):
+def tables(stack, request):
     """Every table of the template, empty, for one test. Unless the test is marked ``shop_shipping``, orders
     are priced with no shipping fee (as the shop's shipping settings could say), so a test's totals are its
     lines' (tests/test_pricing_on_orders.py and test_pricing_settings.py price with the shop's defaults)."""
@@ -92,10 +92,13 @@ def tables(stack, request, monkeypatch):
     names = resources.create_tables(stack.dynamodb)
     wiring.approval_policies().forget()  # each test's tables start with no policy written: the default one
     wiring.pricing_settings().tiers.forget()  # and the default tiers and shipping
-    wiring.pricing_settings().shipping.forget()
+    shipping = wiring.pricing_settings().shipping
+    shipping.forget()
+    shop_default = shipping.default
     if request.node.get_closest_marker("shop_shipping") is None:
-        monkeypatch.setattr(wiring.pricing_settings().shipping, "default", ShippingSettings(1, 0, None))
+        shipping.default = ShippingSettings(1, 0, None)  # not monkeypatch: its undo would run after the teardown
     yield names
+    shipping.default = shop_default
     resources.delete_tables(stack.dynamodb, names)
 
 
