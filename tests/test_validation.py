@@ -511,7 +511,7 @@ def test_cancel_without_a_reason(api, order, body):
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/nope"), ("POST", "/order"), ("GET", "/products/TEE-1/reviews"), ("GET", "/orders/x/y/z")],
+    [("GET", "/nope"), ("POST", "/order"), ("GET", "/products/TEE-1/questions"), ("GET", "/orders/x/y/z")],
 )
 def test_unknown_route(api, catalogue, method, path):
     assert_error(api.request(method, path, as_="customer"), 404, "not_found")
