@@ -229,3 +229,23 @@ def test_the_server_accepts_exactly_the_strings_the_schema_allows(model, field):
 
 def test_the_document_says_strings_are_unicode_text(doc):
     assert "unpaired surrogate" in doc["info"]["description"]
+
+
+def test_no_bound_is_published_under_a_name_json_schema_does_not_know():
+    """A pydantic bound set after a validator in ``Annotated`` lands in the schema as ``ge``/``le`` (which JSON Schema
+    ignores), so clients and the fuzzer would think 0 is a valid rating; every bound must be minimum/maximum."""
+    from chalicelib.entrypoints.http.openapi import document
+
+    found: list[str] = []
+
+    def walk(node, path: str) -> None:
+        if isinstance(node, dict):
+            found.extend(f"{path}.{key}" for key in node if key in ("ge", "le", "gt", "lt"))
+            for key, value in node.items():
+                walk(value, f"{path}.{key}")
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, path)
+
+    walk(document()["components"]["schemas"], "schemas")
+    assert found == []

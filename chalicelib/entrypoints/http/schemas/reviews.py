@@ -10,7 +10,7 @@ from chalicelib.domain.orders import MAX_ORDER_LINES
 from chalicelib.domain.reviews import MAX_COMMENT, MAX_RATING, MIN_RATING
 from chalicelib.entrypoints.http.schemas.base import Cursor, Limit, Schema, Sku, Strict, Text, WholeNumber
 
-Rating = Annotated[int, WholeNumber, Field(ge=MIN_RATING, le=MAX_RATING, description="A whole number, 1..5.")]
+Rating = Annotated[int, Field(ge=MIN_RATING, le=MAX_RATING, description="A whole number, 1..5."), WholeNumber]
 
 
 class LineRatingIn(Strict):
